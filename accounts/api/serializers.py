@@ -1,0 +1,35 @@
+from rest_framework import serializers
+
+from accounts.audit import audit_action_label
+from accounts.models import APIKey, AuditLogEntry
+
+
+class AuditLogEntrySerializer(serializers.ModelSerializer):
+    action_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditLogEntry
+        fields = [
+            "id",
+            "created_at",
+            "action",
+            "action_label",
+            "actor_type",
+            "actor_label",
+            "target_type",
+            "target_id",
+            "target_label",
+            "detail",
+            "ip_address",
+        ]
+        read_only_fields = fields
+
+    def get_action_label(self, entry: AuditLogEntry) -> str:
+        return audit_action_label(entry.action)
+
+
+class APIKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = APIKey
+        fields = ["id", "name", "prefix", "scope", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields

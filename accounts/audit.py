@@ -1,0 +1,25 @@
+"""The audit actions this platform records, with their human-readable labels."""
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+AUDIT_ACTIONS: dict[str, Promise] = {
+    "login.locked": _("Login locked after repeated failures"),
+    "api_key.created": _("API key created"),
+    "api_key.revoked": _("API key revoked"),
+    "operator.created": _("Operator created"),
+    "tenant.created": _("Tenant created"),
+    "tenant.activated": _("Tenant activated"),
+    "tenant.deactivated": _("Tenant deactivated"),
+    "wecom.corp_connected": _("WeCom corp connected"),
+    "wecom.app_saved": _("WeCom app credentials saved"),
+    "settings.changed": _("Settings changed"),
+    "export.created": _("Data exported"),
+    "broadcast.confirmed": _("Group send confirmed"),
+    "handover.started": _("Handover started"),
+}
+
+
+def audit_action_label(action: str) -> str:
+    label = AUDIT_ACTIONS.get(action)
+    return str(label) if label is not None else action

@@ -1,0 +1,186 @@
+"""Test fixtures shared by every app.
+
+- Two test tenants (alpha, beta) and the public tenant are created once per session,
+  committed in the test database, and reached by host exactly as in production.
+- Default `db` tests run in a transaction that is rolled back.
+- `committed_db` tests write for real (a Celery worker or another process must see the
+  data) and the tenants' data is truncated afterwards.
+- `celery_worker` starts one real worker process per session against Redis.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import get_public_schema_name, schema_context
+
+ROOT = Path(__file__).resolve().parent
+TEST_TENANTS = {"alpha": "Alpha 品牌", "beta": "Beta 品牌"}
+PUBLIC_HOST = "localhost"
+KEPT_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+def tenant_host(schema: str) -> str:
+    return f"{schema}.localhost"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from accounts.models import AuditLogEntry
+    from tenants.models import Domain, Tenant
+    from tenants.services import tenant_create
+
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        public, _ = Tenant.objects.get_or_create(
+            schema_name=get_public_schema_name(), defaults={"name": "Platform"}
+        )
+        Domain.objects.get_or_create(
+            domain=PUBLIC_HOST, defaults={"tenant": public, "is_primary": True}
+        )
+        for schema, name in TEST_TENANTS.items():
+            if not Tenant.objects.filter(schema_name=schema).exists():
+                tenant_create(name=name, schema_name=schema, domain=tenant_host(schema))
+        AuditLogEntry.objects.all().delete()
+    redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public_schema() -> Iterator[None]:
+    yield
+    connection.set_schema_to_public()
+
+
+def _tenant(schema: str):
+    from tenants.models import Tenant
+
+    with schema_context(get_public_schema_name()):
+        return Tenant.objects.get(schema_name=schema)
+
+
+@pytest.fixture
+def tenant_a(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        return _tenant("alpha")
+
+
+@pytest.fixture
+def tenant_b(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        return _tenant("beta")
+
+
+@pytest.fixture
+def client_a() -> Client:
+    return Client(HTTP_HOST=tenant_host("alpha"))
+
+
+@pytest.fixture
+def client_b() -> Client:
+    return Client(HTTP_HOST=tenant_host("beta"))
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return Client(HTTP_HOST=PUBLIC_HOST)
+
+
+@pytest.fixture(autouse=True)
+def _clear_test_cache(request) -> Iterator[None]:
+    yield
+    if "django_db_setup" in request.fixturenames:
+        redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+
+
+def _truncate_tenant_data() -> None:
+    schemas = [*TEST_TENANTS, get_public_schema_name()]
+    with connection.cursor() as cursor:
+        for schema in schemas:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
+            tables = [row[0] for row in cursor.fetchall()]
+            if schema == get_public_schema_name():
+                tables = [t for t in tables if t.startswith("accounts_")]
+            tables = [t for t in tables if t not in KEPT_TABLES]
+            if tables:
+                names = ", ".join(f'"{schema}"."{t}"' for t in tables)
+                cursor.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Real commits (for workers and other processes); tenant data truncated afterwards."""
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        try:
+            yield
+        finally:
+            connection.set_schema_to_public()
+            _truncate_tenant_data()
+
+
+def test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """One real Celery worker process (all queues) on the test database and test Redis."""
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "scrm.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "scrm",
+                "worker",
+                "-P",
+                "solo",
+                "-Q",
+                "high,default,bulk",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b" ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("celery worker did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

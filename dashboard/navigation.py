@@ -1,0 +1,54 @@
+"""The console's navigation: one entry per feature, in the order operators work."""
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: Promise
+    url_name: str  # empty until the feature ships: shown as "coming soon"
+    admin_only: bool = False
+
+    @property
+    def url(self) -> str:
+        if not self.url_name:
+            return ""
+        try:
+            return reverse(self.url_name)
+        except NoReverseMatch:
+            return ""
+
+
+NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
+    (
+        _("Customers"),
+        [
+            NavItem("home", _("Overview"), "dashboard:home"),
+            NavItem("customers", _("Customers"), ""),
+            NavItem("guides", _("Guides"), ""),
+            NavItem("tags", _("Tags & segments"), ""),
+        ],
+    ),
+    (
+        _("Growth"),
+        [
+            NavItem("channels", _("Channels & live QR codes"), ""),
+            NavItem("broadcasts", _("Group sends"), ""),
+            NavItem("handover", _("Handover"), ""),
+        ],
+    ),
+    (
+        _("Settings"),
+        [
+            NavItem("wecom", _("WeCom connection"), ""),
+            NavItem("api_keys", _("API keys"), "accounts:api_keys", admin_only=True),
+            NavItem("audit_log", _("Audit log"), "accounts:audit_log", admin_only=True),
+            NavItem("api_docs", _("API documentation"), "api-docs"),
+        ],
+    ),
+]

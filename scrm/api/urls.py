@@ -1,0 +1,7 @@
+"""The /api/v1/ namespace: each app contributes its own router."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("accounts.api.urls")),
+]

@@ -1,0 +1,24 @@
+"""The Celery app. Tenant tasks are declared with scrm.tenant_tasks.tenant_task."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.base")
+
+app = Celery("scrm", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# Split by urgency: callbacks and welcome messages (high) can never wait behind bulk work
+# (sync, group sends, transfers, webhooks, exports).
+app.conf.task_queues = (Queue("high"), Queue("default"), Queue("bulk"))
+app.conf.beat_schedule = {
+    "audit-log-retention": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=3, minute=17),
+        "kwargs": {"task_name": "accounts.tasks.audit_log_prune_task"},
+    },
+}
+app.autodiscover_tasks()

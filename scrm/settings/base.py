@@ -1,0 +1,227 @@
+"""The one settings module: everything comes from environment variables.
+
+SCRM_ENV selects the safety net, not the behaviour: `production` (the default, so a forgotten
+variable fails closed) refuses to start with DEBUG on, the default SECRET_KEY or encryption
+key, or the WeCom sandbox enabled. `development` (the demo) and `test` relax those checks.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+# Written by ./dev.sh when it starts the project-local PostgreSQL and Redis; variables
+# already in the environment win, and an explicit production environment never reads it.
+_services_env = BASE_DIR / ".local" / "services.env"
+if _services_env.exists() and env.str("SCRM_ENV", default="") != "production":
+    env.read_env(str(_services_env), overwrite=False)
+
+SCRM_ENV = env.str("SCRM_ENV", default="production")
+if SCRM_ENV not in {"production", "development", "test"}:
+    raise ImproperlyConfigured(
+        f"SCRM_ENV must be production, development or test, not {SCRM_ENV!r}"
+    )
+
+INSECURE_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+# A Fernet key that is public by being in the repository: fine for the demo, refused in prod.
+INSECURE_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
+# Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
+SCRM_ENCRYPTION_KEYS = env.list("SCRM_ENCRYPTION_KEYS", default=[INSECURE_ENCRYPTION_KEY])
+
+# The host of the platform admin (public schema); tenants live at <slug>.<SCRM_BASE_DOMAIN>.
+SCRM_PUBLIC_DOMAIN = env.str("SCRM_PUBLIC_DOMAIN", default="localhost")
+SCRM_BASE_DOMAIN = env.str("SCRM_BASE_DOMAIN", default=SCRM_PUBLIC_DOMAIN)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[SCRM_PUBLIC_DOMAIN, f".{SCRM_BASE_DOMAIN}", "127.0.0.1"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The WeCom sandbox is a separate local process imitating WeCom; never in production.
+WECOM_SANDBOX_ENABLED = env.bool("WECOM_SANDBOX_ENABLED", default=False)
+WECOM_SANDBOX_URL = env.str("WECOM_SANDBOX_URL", default="")
+WECOM_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+# Everything that holds brand data lives in the brand's schema, including operator accounts
+# and sessions, so a login on one tenant's host can never reach another tenant.
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "accounts",
+    "contacts",
+    "tagging",
+    "channels_qr",
+    "broadcast",
+    "handover",
+    "dashboard",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_URLCONF = "scrm.urls_public"
+ROOT_URLCONF = "scrm.urls"
+AUTH_USER_MODEL = "accounts.User"
+
+MIDDLEWARE = [
+    "tenants.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "scrm.middleware.CookieLanguageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dashboard.context_processors.console",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "scrm.wsgi.application"
+
+DATABASES = {
+    "default": env.db(
+        "DATABASE_URL",
+        default="postgres://postgres@127.0.0.1:5432/scrm",
+        engine="django_tenants.postgresql_backend",
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Every cache key starts with the schema of the tenant it belongs to.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "KEY_PREFIX": "scrm",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# Failed console logins per username and per client address before a cool-down.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SCRM_ENV == "production")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.APIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasAPIKeyScope"],
+    "DEFAULT_PAGINATION_CLASS": "scrm.api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SCRM API",
+    "DESCRIPTION": "Per-tenant REST API. Authenticate with `Authorization: Bearer <API key>`; "
+    "keys are created in the console under API 密钥 / API keys.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if SCRM_ENV == "production":
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if SECRET_KEY == INSECURE_SECRET_KEY or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY must be set to a random value of 32+ characters")
+    if INSECURE_ENCRYPTION_KEY in SCRM_ENCRYPTION_KEYS:
+        problems.append("SCRM_ENCRYPTION_KEYS must not contain the development key")
+    if WECOM_SANDBOX_ENABLED:
+        problems.append("the WeCom sandbox must not be enabled")
+    if "DATABASE_URL" not in env.ENVIRON or "REDIS_URL" not in env.ENVIRON:
+        problems.append("DATABASE_URL and REDIS_URL must be set")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems))

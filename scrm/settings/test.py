@@ -1,0 +1,22 @@
+"""Test settings: only overrides of scrm.settings.base."""
+
+import os
+
+os.environ.setdefault("SCRM_ENV", "test")
+
+from scrm.settings.base import *  # noqa: F403
+from scrm.settings.base import REDIS_URL
+
+# Tests use their own Redis databases (cache 9, broker 10), so a demo on the same server is
+# not disturbed and flushing the cache between tests never touches the broker.
+_redis_server = REDIS_URL.rsplit("/", 1)[0]
+CACHES["default"]["LOCATION"] = f"{_redis_server}/9"  # noqa: F405
+CELERY_BROKER_URL = f"{_redis_server}/10"
+ALLOWED_HOSTS = [".localhost", "localhost", "testserver", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}

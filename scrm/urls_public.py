@@ -1,0 +1,17 @@
+"""URLs of the public host: the platform admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from scrm.views import healthz
+
+admin.site.site_header = "SCRM 平台管理 / Platform admin"
+admin.site.site_title = "SCRM 平台管理"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", healthz, name="healthz"),
+]
