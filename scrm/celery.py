@@ -1,6 +1,7 @@
 """The Celery app. Tenant tasks are declared with scrm.tenant_tasks.tenant_task."""
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -9,11 +10,22 @@ from kombu import Queue
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings.base")
 
 app = Celery("scrm", task_cls="celery.contrib.django.task:DjangoTask")
+
+# Task name -> queue, filled by scrm.tenant_tasks.tenant_task.
+TASK_QUEUES: dict[str, str] = {}
+
+
+def route_by_declared_queue(name: str, *args: Any, **kwargs: Any) -> dict[str, str] | None:
+    queue = TASK_QUEUES.get(name)
+    return {"queue": queue} if queue else None
+
+
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 # Split by urgency: callbacks and welcome messages (high) can never wait behind bulk work
 # (sync, group sends, transfers, webhooks, exports).
 app.conf.task_queues = (Queue("high"), Queue("default"), Queue("bulk"))
+app.conf.task_routes = (route_by_declared_queue,)
 app.conf.beat_schedule = {
     "audit-log-retention": {
         "task": "scrm.tenant_tasks.fan_out_to_tenants",

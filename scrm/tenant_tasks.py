@@ -24,7 +24,7 @@ from celery import Task
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from scrm.celery import app
+from scrm.celery import TASK_QUEUES, app
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def tenant_task(
             with schema_context(tenant_schema):
                 return fn(*args, tenant_schema=tenant_schema, **kwargs)
 
-        task: Task = app.task(name=f"{fn.__module__}.{fn.__name__}", queue=queue, **celery_options)(
-            run
-        )
+        name = f"{fn.__module__}.{fn.__name__}"
+        TASK_QUEUES[name] = queue
+        task: Task = app.task(name=name, **celery_options)(run)
         return task
 
     return decorator
@@ -107,7 +107,7 @@ def enqueue(task: Task, /, **kwargs: Any) -> None:
     transaction.on_commit(lambda: task.apply_async(kwargs=payload))
 
 
-@app.task(name="scrm.tenant_tasks.fan_out_to_tenants", queue="default")
+@app.task(name="scrm.tenant_tasks.fan_out_to_tenants")
 def fan_out_to_tenants(*, task_name: str, **kwargs: Any) -> int:
     """Beat entry point: queue `task_name` once per active, provisioned tenant."""
     from tenants.selectors import tenant_schemas_for_periodic_work

@@ -15,7 +15,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 # Written by ./dev.sh when it starts the project-local PostgreSQL and Redis; variables
 # already in the environment win, and an explicit production environment never reads it.
-_services_env = BASE_DIR / ".local" / "services.env"
+_services_env = Path(
+    env.str("SCRM_SERVICES_ENV", default=str(BASE_DIR / ".local" / "services.env"))
+)
 if _services_env.exists() and env.str("SCRM_ENV", default="") != "production":
     env.read_env(str(_services_env), overwrite=False)
 
