@@ -92,9 +92,13 @@ def test_task_queued_in_rolled_back_transaction_never_runs(committed_db, celery_
     key_id = _same_id_keys()
 
     # given a task queued for alpha inside a transaction that rolls back
-    with pytest.raises(RuntimeError), schema_context("alpha"), transaction.atomic():
-        enqueue(api_key_mark_used_task, api_key_id=key_id, used_at=USED_AT.isoformat())
-        raise RuntimeError("operator cancelled")
+    def cancelled_change() -> None:
+        with schema_context("alpha"), transaction.atomic():
+            enqueue(api_key_mark_used_task, api_key_id=key_id, used_at=USED_AT.isoformat())
+            raise RuntimeError("operator cancelled")
+
+    with pytest.raises(RuntimeError):
+        cancelled_change()
     # and then a committed task for beta on the same queue
     with schema_context("beta"), transaction.atomic():
         enqueue(api_key_mark_used_task, api_key_id=key_id, used_at=USED_AT.isoformat())
