@@ -126,6 +126,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# SET search_path once per schema switch (each request switches at least once), not before
+# every query.
+TENANT_LIMIT_SET_CALLS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
