@@ -27,6 +27,8 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from scrm.celery import TASK_QUEUES, app
 
 logger = logging.getLogger(__name__)
+# The django-tenants connection (schema_name, set_schema_to_public), untyped upstream.
+tenant_connection: Any = connection
 
 QUEUES = ("high", "default", "bulk")
 
@@ -60,7 +62,7 @@ def _active_tenant_or_refuse(tenant_schema: Any) -> bool:
         raise TenantTaskRefused(f"tenant_schema must be a non-empty string, got {tenant_schema!r}")
     if tenant_schema == get_public_schema_name():
         raise TenantTaskRefused("tenant tasks never run in the public schema")
-    connection.set_schema_to_public()
+    tenant_connection.set_schema_to_public()
     tenant = Tenant.objects.filter(schema_name=tenant_schema).only("is_active").first()
     if tenant is None:
         raise TenantTaskRefused(f"no tenant with schema {tenant_schema!r}")
@@ -99,7 +101,7 @@ def enqueue(task: Task, /, **kwargs: Any) -> None:
 
     If the transaction rolls back, the task is never sent.
     """
-    tenant_schema = kwargs.pop("tenant_schema", None) or connection.schema_name
+    tenant_schema = kwargs.pop("tenant_schema", None) or tenant_connection.schema_name
     if tenant_schema == get_public_schema_name():
         raise TenantTaskRefused(f"{task.name}: no tenant selected; pass tenant_schema")
     check_task_arguments(kwargs)

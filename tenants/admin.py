@@ -30,20 +30,22 @@ class TenantAdmin(admin.ModelAdmin):
     def primary_domain(self, tenant: Tenant) -> str:
         return ", ".join(d.domain for d in tenant.domains.all() if d.is_primary)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def, override]
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = TenantCreateForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["name", "schema_name", "domain", "admin_username", "admin_password"]
         return ["name", "schema_name", "is_active"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["schema_name"] if obj is not None else []
 
-    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:  # type: ignore[override]
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [DomainInline] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:

@@ -1,5 +1,7 @@
 """Public schema: tenants (brands), their domains and their WeCom corp connection."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -17,15 +19,17 @@ schema_name_validator = RegexValidator(
 
 
 class Tenant(TenantMixin):
-    name = models.CharField(_("brand name"), max_length=100)
-    is_active = models.BooleanField(
+    name: "models.CharField[str, str]" = models.CharField(_("brand name"), max_length=100)
+    is_active: "models.BooleanField[bool, bool]" = models.BooleanField(
         _("active"),
         default=True,
         help_text=_("A deactivated tenant's console, API and background work are stopped."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at: "models.DateTimeField[Any, Any]" = models.DateTimeField(auto_now_add=True)
     # Set once the schema exists and its migrations ran; periodic work waits for it.
-    provisioned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    provisioned_at: "models.DateTimeField[Any, Any]" = models.DateTimeField(
+        null=True, blank=True, editable=False
+    )
 
     auto_create_schema = True
     auto_drop_schema = False
