@@ -13,6 +13,8 @@ AUDIT_ACTIONS: dict[str, Promise] = {
     "tenant.deactivated": _("Tenant deactivated"),
     "wecom.corp_connected": _("WeCom corp connected"),
     "wecom.app_saved": _("WeCom app credentials saved"),
+    "wecom.callback_retried": _("WeCom callback retried"),
+    "wecom.self_test": _("WeCom connection self-test"),
     "settings.changed": _("Settings changed"),
     "export.created": _("Data exported"),
     "broadcast.confirmed": _("Group send confirmed"),

@@ -66,6 +66,12 @@ class WeComCorp(models.Model):
         default=settings.WECOM_API_BASE_URL,
         help_text=_("WeCom itself unless this tenant talks to the WeCom sandbox."),
     )
+    rate_limits = models.JSONField(
+        _("rate limit overrides"),
+        default=dict,
+        blank=True,
+        help_text=_('Overrides of WECOM_RATE_LIMITS, e.g. {"per_corp": [[1000, 60]]}.'),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

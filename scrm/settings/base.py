@@ -48,6 +48,23 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 WECOM_SANDBOX_ENABLED = env.bool("WECOM_SANDBOX_ENABLED", default=False)
 WECOM_SANDBOX_URL = env.str("WECOM_SANDBOX_URL", default="")
 WECOM_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
+# Every WeCom call: (connect, read) timeouts, attempts for transient errors, backoff base.
+WECOM_CONNECT_TIMEOUT = env.float("WECOM_CONNECT_TIMEOUT", default=3.05)
+WECOM_READ_TIMEOUT = env.float("WECOM_READ_TIMEOUT", default=10.0)
+WECOM_CALL_ATTEMPTS = env.int("WECOM_CALL_ATTEMPTS", default=3)
+WECOM_RETRY_BASE_SECONDS = env.float("WECOM_RETRY_BASE_SECONDS", default=0.5)
+# WeCom's documented limits (per API): (limit, window seconds). `safety` keeps us under
+# them; `welcome_reserve` is the share only welcome messages may use. A tenant's
+# WeComCorp.rate_limits overrides any of these keys.
+WECOM_RATE_LIMITS = {
+    "per_corp": [(10_000, 60), (150_000, 3600)],
+    "per_ip": [(20_000, 60), (600_000, 3600)],
+    "safety": 0.9,
+    "welcome_reserve": 0.2,
+}
+# The outgoing IP this deployment calls WeCom from (the platform-wide limiter key; shown
+# to operators when WeCom answers 60020 "IP not trusted").
+WECOM_OUTGOING_IP = env.str("WECOM_OUTGOING_IP", default="127.0.0.1")
 
 SHARED_APPS = [
     "django_tenants",
@@ -76,6 +93,7 @@ TENANT_APPS = [
     "broadcast",
     "handover",
     "dashboard",
+    "scrm.wecom",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

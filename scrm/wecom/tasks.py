@@ -1,0 +1,22 @@
+from celery import Task
+
+from scrm.tenant_tasks import tenant_task
+from scrm.wecom.client import backoff_delay
+from scrm.wecom.events import services
+from scrm.wecom.models import CallbackEvent
+
+
+@tenant_task(queue="high", bind=True, max_retries=services.MAX_ATTEMPTS)
+def callback_event_process_task(task: Task, *, tenant_schema: str, event_id: int) -> str:
+    """Process one stored callback; transient failures come back with backoff."""
+    status = services.callback_event_process(event_id=event_id)
+    if status == CallbackEvent.Status.RETRYING:
+        attempt = task.request.retries + 1
+        raise task.retry(countdown=backoff_delay(attempt, base=2.0, cap=120.0))
+    return status
+
+
+@tenant_task(queue="default")
+def callback_events_requeue_lost_task(*, tenant_schema: str) -> int:
+    """Periodic: nothing received is ever left behind."""
+    return services.callback_events_requeue_lost()
