@@ -46,6 +46,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
         _("Settings"),
         [
             NavItem("wecom", _("WeCom connection"), ""),
+            NavItem("callback_events", _("Callback events"), "wecom:callback_events"),
             NavItem("api_keys", _("API keys"), "accounts:api_keys", admin_only=True),
             NavItem("audit_log", _("Audit log"), "accounts:audit_log", admin_only=True),
             NavItem("api_docs", _("API documentation"), "api-docs"),

@@ -8,6 +8,7 @@ from scrm.views import healthz
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("accounts/", include("accounts.urls")),
+    path("wecom/", include("scrm.wecom.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("scrm.api.urls")),
     path(
