@@ -27,6 +27,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("high"), Queue("default"), Queue("bulk"))
 app.conf.task_routes = (route_by_declared_queue,)
 app.conf.beat_schedule = {
+    "wecom-media-refresh": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 3600.0,
+        "kwargs": {"task_name": "scrm.wecom.tasks.media_refresh_task"},
+    },
     "wecom-callbacks-requeue-lost": {
         "task": "scrm.tenant_tasks.fan_out_to_tenants",
         "schedule": 300.0,

@@ -90,6 +90,17 @@ class WeComCorpAdmin(admin.ModelAdmin):
     search_fields = ["corp_id", "tenant__name"]
     list_select_related = ["tenant"]
     inlines = [WeComAppInline]
+    actions = ["self_test"]
+
+    @admin.action(description=_("Run the connection self-test"))
+    def self_test(self, request: HttpRequest, queryset: QuerySet[WeComCorp]) -> None:
+        from scrm.wecom.selftest import wecom_self_test
+
+        for corp in queryset.select_related("tenant"):
+            for result in wecom_self_test(tenant=corp.tenant, actor=request.user):
+                level = messages.SUCCESS if result.ok else messages.ERROR
+                label = f"{corp.corp_id} {result.app_kind} {result.check}".strip()
+                self.message_user(request, f"{label}: {result.message}", level)
 
 
 @admin.register(WeComApp)

@@ -20,3 +20,4 @@ CSRF_COOKIE_SECURE = False
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
+MEDIA_ROOT = BASE_DIR / ".local" / "test-media"  # noqa: F405

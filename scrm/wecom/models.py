@@ -41,3 +41,34 @@ class CallbackEvent(models.Model):
     def __str__(self) -> str:
         kind = f"{self.event}/{self.change_type}" if self.change_type else self.event
         return f"#{self.pk} {kind}"
+
+
+class MediaAsset(models.Model):
+    """A file kept by the platform, with the WeCom temporary media_id made from it.
+
+    WeCom forgets temporary media after 3 days; `media_id_for` re-uploads before that, and a
+    periodic task refreshes the assets that are kept fresh (welcome messages, quick replies).
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", _("Image")
+        FILE = "file", _("File")
+        VIDEO = "video", _("Video")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    file = models.FileField(upload_to="wecom-media/%Y/%m/")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    keep_fresh = models.BooleanField(default=True)
+    media_id = models.CharField(max_length=200, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("media asset")
+        verbose_name_plural = _("media assets")
+
+    def __str__(self) -> str:
+        return self.name

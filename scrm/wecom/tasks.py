@@ -20,3 +20,11 @@ def callback_event_process_task(task: Task, *, tenant_schema: str, event_id: int
 def callback_events_requeue_lost_task(*, tenant_schema: str) -> int:
     """Periodic: nothing received is ever left behind."""
     return services.callback_events_requeue_lost()
+
+
+@tenant_task(queue="bulk")
+def media_refresh_task(*, tenant_schema: str) -> int:
+    """Periodic: re-upload media before WeCom's 3-day expiry."""
+    from scrm.wecom.media import media_refresh_expiring
+
+    return media_refresh_expiring()
