@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from scrm.views import healthz
+from scrm.views import healthz, ping
 
 admin.site.site_header = "SCRM 平台管理 / Platform admin"
 admin.site.site_title = "SCRM 平台管理"
@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("ping", ping, name="ping"),
 ]
