@@ -27,13 +27,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CORP_ID = "wwbenchcorp000001"
-TOKEN = "benchCallbackToken"
+TOKEN = "benchCallbackToken"  # noqa: S105
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 PATH = f"/wecom/callback/{CORP_ID}/customer_contact/"
 
@@ -202,8 +203,9 @@ def stored_count(env: dict[str, str], run_id: str) -> tuple[int, int]:
             "FROM bench.wecom_callbackevent WHERE payload->>'ExternalUserID' LIKE %s",
             [f"wm{run_id}%"],
         )
-        total, distinct = cursor.fetchone()
-        return int(total), int(distinct)
+        row = cursor.fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
     finally:
         conn.close()
 
