@@ -37,6 +37,12 @@ class TenantTaskRefused(Exception):
     """A tenant task was given arguments it must not run with (public schema, unknown tenant)."""
 
 
+class Throttled(Exception):
+    """Raised by work that must wait (a rate limit): the task is rescheduled, not slept."""
+
+    retry_after: float = 1.0
+
+
 def check_task_arguments(value: Any, path: str = "kwargs") -> None:
     """Refuse anything that is not plain JSON (model instances, sets, dates...)."""
     if value is None or isinstance(value, str | int | float | bool):
@@ -85,8 +91,14 @@ def tenant_task(
             if not _active_tenant_or_refuse(tenant_schema):
                 logger.info("skipping %s: tenant %s is deactivated", fn.__name__, tenant_schema)
                 return None
-            with schema_context(tenant_schema):
-                return fn(*args, tenant_schema=tenant_schema, **kwargs)
+            try:
+                with schema_context(tenant_schema):
+                    return fn(*args, tenant_schema=tenant_schema, **kwargs)
+            except Throttled as exc:
+                # Free the worker and come back when the limiter says; throttling is not a
+                # failure, so it does not use up the task's retries.
+                logger.info("%s throttled; rescheduled in %.1f s", name, exc.retry_after)
+                raise task.retry(countdown=exc.retry_after, exc=exc, max_retries=None) from exc
 
         name = f"{fn.__module__}.{fn.__name__}"
         TASK_QUEUES[name] = queue

@@ -14,6 +14,8 @@ from typing import Literal
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from scrm.tenant_tasks import Throttled
+
 Kind = Literal["transient", "auth", "permanent"]
 
 
@@ -145,8 +147,11 @@ class WeComTransientError(WeComError):
     transient = True
 
 
-class WeComRateLimited(WeComTransientError):
-    """Our limiter (or WeCom's 45009) says wait: retry at `retry_at`."""
+class WeComRateLimited(WeComTransientError, Throttled):
+    """Our limiter (or WeCom's 45009) says wait: retry at `retry_at`.
+
+    A tenant task that raises it is rescheduled with that countdown (scrm.tenant_tasks).
+    """
 
     def __init__(self, *, api: str, retry_after: float, errcode: int | None = None) -> None:
         self.retry_after = max(retry_after, 0.0)

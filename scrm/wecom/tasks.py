@@ -28,3 +28,11 @@ def media_refresh_task(*, tenant_schema: str) -> int:
     from scrm.wecom.media import media_refresh_expiring
 
     return media_refresh_expiring()
+
+
+@tenant_task(queue="bulk", max_retries=5)
+def guide_notify_task(*, tenant_schema: str, userids: list[str], text: str) -> list[str]:
+    """Send an app message to guides; returns the userids WeCom refused."""
+    from scrm.wecom.notifications import guide_notify
+
+    return guide_notify(userids=userids, text=text).invalid

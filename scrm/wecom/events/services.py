@@ -60,10 +60,13 @@ def callback_event_claim(*, event_id: int) -> CallbackEvent | None:
     claimed = CallbackEvent.objects.filter(
         pk=event_id,
         status__in=[CallbackEvent.Status.RECEIVED, CallbackEvent.Status.RETRYING],
-    ).update(status=CallbackEvent.Status.PROCESSING, claimed_at=timezone.now())
+    ).update(
+        status=CallbackEvent.Status.PROCESSING,
+        claimed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
     if not claimed:
         return None
-    CallbackEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1)
     return CallbackEvent.objects.get(pk=event_id)
 
 
