@@ -1,0 +1,120 @@
+"""Injected failures: errcodes, latency and HTTP 5xx per API path, and dropped callbacks."""
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL_APIS = "*"
+
+
+@dataclass
+class ApiFault:
+    """What to do to calls of one API path (or of every path, under "*").
+
+    `times` limits how many calls the fault hits (then it is removed); None = forever.
+    """
+
+    error_rate: float = 0.0
+    errcode: int = -1
+    errmsg: str = ""
+    latency_ms: int = 0
+    http_error_rate: float = 0.0
+    http_status: int = 503
+    times: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ApiFault":
+        fault = cls(
+            error_rate=float(data.get("error_rate", 0.0)),
+            errcode=int(data.get("errcode", -1)),
+            errmsg=str(data.get("errmsg", "")),
+            latency_ms=int(data.get("latency_ms", 0)),
+            http_error_rate=float(data.get("http_error_rate", 0.0)),
+            http_status=int(data.get("http_status", 503)),
+            times=None if data.get("times") is None else int(data["times"]),
+        )
+        if not (0 <= fault.error_rate <= 1 and 0 <= fault.http_error_rate <= 1):
+            raise ValueError("rates are between 0 and 1")
+        if fault.http_status < 500 or fault.http_status > 599:
+            raise ValueError("http_status must be a 5xx")
+        return fault
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "error_rate": self.error_rate,
+            "errcode": self.errcode,
+            "errmsg": self.errmsg,
+            "latency_ms": self.latency_ms,
+            "http_error_rate": self.http_error_rate,
+            "http_status": self.http_status,
+            "times": self.times,
+        }
+
+
+@dataclass
+class FaultDecision:
+    latency_ms: int = 0
+    http_status: int | None = None
+    errcode: int | None = None
+    errmsg: str = ""
+
+
+@dataclass
+class FaultConfig:
+    apis: dict[str, ApiFault] = field(default_factory=dict)
+    drop_callbacks: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FaultConfig":
+        apis = {path: ApiFault.from_json(spec) for path, spec in (data.get("apis") or {}).items()}
+        drop = data.get("drop_callbacks", 0.0)
+        drop_rate = 1.0 if drop is True else float(drop or 0.0)
+        if not 0 <= drop_rate <= 1:
+            raise ValueError("drop_callbacks is a rate between 0 and 1 (or true)")
+        return cls(apis=apis, drop_callbacks=drop_rate)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "apis": {path: fault.to_json() for path, fault in self.apis.items()},
+            "drop_callbacks": self.drop_callbacks,
+        }
+
+
+class FaultInjector:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._config = FaultConfig()
+        self._random = random.Random()  # noqa: S311 - chaos, not security
+
+    @property
+    def config(self) -> FaultConfig:
+        return self._config
+
+    def configure(self, config: FaultConfig) -> None:
+        with self._lock:
+            self._config = config
+
+    def decide(self, path: str) -> FaultDecision:
+        """Roll the dice for one API call; the path's own fault wins over "*"."""
+        with self._lock:
+            key = path if path in self._config.apis else ALL_APIS
+            fault = self._config.apis.get(key)
+            if fault is None:
+                return FaultDecision()
+            decision = FaultDecision(latency_ms=fault.latency_ms)
+            if fault.http_error_rate and self._random.random() < fault.http_error_rate:
+                decision.http_status = fault.http_status
+            elif fault.error_rate and self._random.random() < fault.error_rate:
+                decision.errcode = fault.errcode
+                decision.errmsg = fault.errmsg
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    del self._config.apis[key]
+            return decision
+
+    def drop_callback(self) -> bool:
+        with self._lock:
+            rate = self._config.drop_callbacks
+            return bool(rate) and self._random.random() < rate

@@ -1,0 +1,64 @@
+"""Injected faults per API path: errcodes, latency, HTTP 5xx; limited with `times`."""
+
+import time
+
+import pytest
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+
+def test_errcode_fault_for_the_next_calls(client, control):
+    control.set_faults(
+        {"externalcontact/get_follow_user_list": {"error_rate": 1, "errcode": 45033, "times": 2}}
+    )
+    for _ in range(2):
+        with pytest.raises(WeChatClientException) as raised:
+            client.external_contact.get_follow_user_list()
+        assert raised.value.errcode == 45033
+        assert "concurrent" in raised.value.errmsg
+    # `times` used up: the fault is gone.
+    assert client.external_contact.get_follow_user_list()["errcode"] == 0
+    # Other paths were never affected.
+    assert control.get_faults()["apis"] == {}
+
+
+def test_system_busy_everywhere(client, control):
+    control.set_faults({"*": {"error_rate": 1, "errcode": -1}})
+    with pytest.raises(WeChatClientException) as raised:
+        client.user.get("guide00001")
+    assert raised.value.errcode == -1
+    control.clear_faults()
+    client.user.get("guide00001")
+
+
+def test_latency(client, control):
+    control.set_faults({"user/get": {"latency_ms": 300}})
+    started = time.monotonic()
+    client.user.get("guide00001")
+    assert time.monotonic() - started >= 0.3
+
+
+def test_http_5xx(sandbox, client, control):
+    control.set_faults({"user/get": {"http_error_rate": 1, "http_status": 502}})
+    with pytest.raises(WeChatClientException) as raised:
+        client.user.get("guide00001")
+    assert raised.value.errcode is None
+    assert raised.value.response.status_code == 502
+
+
+def test_error_rate_is_a_rate(sandbox, client, control, corp, secret):
+    token = requests.get(
+        sandbox.api_base_url + "gettoken",
+        params={"corpid": corp["corp_id"], "corpsecret": secret},
+        timeout=5,
+    ).json()["access_token"]
+    control.set_faults({"department/list": {"error_rate": 0.5, "errcode": -1}})
+    session = requests.Session()
+    codes = [
+        session.get(
+            sandbox.api_base_url + "department/list", params={"access_token": token}, timeout=5
+        ).json()["errcode"]
+        for _ in range(200)
+    ]
+    assert 40 < codes.count(-1) < 160
+    assert set(codes) == {0, -1}
