@@ -184,3 +184,13 @@ def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[subprocess.Pope
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def wecom_sandbox():
+    """One WeCom sandbox process for the session, reached over HTTP like WeCom."""
+    from wecom_sandbox.testing import SandboxProcess
+
+    sandbox = SandboxProcess.start()
+    yield sandbox
+    sandbox.stop()

@@ -146,11 +146,11 @@ class WeComClient(WeChatClient):
         attempt = 0
         while True:
             attempt += 1
+            token = self.tokens.get()  # before the slot: a gettoken must not delay the call
             self._take_slot(api)
             call = dict(kwargs)
             params = dict(call.get("params") or {})
             params.pop("access_token", None)
-            token = self.tokens.get()
             params["access_token"] = token
             call["params"] = params
             try:

@@ -17,6 +17,9 @@ from django_redis import get_redis_connection
 
 Priority = Literal["welcome", "bulk"]
 
+WINDOW_MARGIN_RATIO = 0.03
+WINDOW_MARGIN_MS = 150
+
 # KEYS: the window keys. ARGV: member, then limit and window (ms) per key.
 # Returns 0 when the slot was taken, else the milliseconds to wait.
 _ACQUIRE = """
@@ -88,11 +91,16 @@ class RateLimiter:
             limit *= 1 - self.welcome_reserve
         return max(1, int(limit))
 
+    def effective_window_ms(self, window: Window) -> int:
+        # A call reaches WeCom a little after it takes its slot here, and WeCom's counters
+        # are coarser than ours: keep each slot a bit longer than the window itself.
+        return int(window.seconds * 1000 * (1 + WINDOW_MARGIN_RATIO) + WINDOW_MARGIN_MS)
+
     def try_acquire(self, *, api: str, priority: Priority) -> float:
         """Take a slot now; 0.0 when taken, else the seconds to wait before trying again."""
         keys, args = [], []
         for window in self.windows:
             keys.append(self.key(window, api))
-            args += [self.effective_limit(window, priority), window.seconds * 1000]
+            args += [self.effective_limit(window, priority), self.effective_window_ms(window)]
         wait_ms = self._script(keys=keys, args=[f"{priority}", *args])
         return float(wait_ms) / 1000.0
