@@ -44,6 +44,7 @@ ensure_system_packages() {
   command -v python3 >/dev/null || missing+=(python3)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v msgfmt >/dev/null || missing+=(gettext)
+  command -v curl >/dev/null || missing+=(curl)
   if [ -z "${DATABASE_URL:-}" ] && [ -z "$(pg_bindir)" ]; then missing+=(postgresql); fi
   if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
@@ -195,6 +196,8 @@ cmd_setup() {
   ensure_venv
   ensure_services
   export SCRM_ENV="${SCRM_ENV:-development}"
+  # The demo tenant talks to the WeCom sandbox that `demo` starts on this port.
+  export WECOM_SANDBOX_URL="${WECOM_SANDBOX_URL:-http://127.0.0.1:$SCRM_SANDBOX_PORT/cgi-bin/}"
   prepare_app
   manage collectstatic --noinput -v 0
   manage migrate_schemas -v 0
@@ -211,6 +214,17 @@ cmd_demo() {
     wait 2>/dev/null || true
   }
   trap cleanup INT TERM EXIT
+  "$VENV/bin/python" -m wecom_sandbox --port "$SCRM_SANDBOX_PORT" \
+    --state "$LOCAL/wecom-sandbox.state" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$SCRM_SANDBOX_PORT/sandbox/health" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "$VENV/bin/python" -m wecom_sandbox.demo_seed --url "http://127.0.0.1:$SCRM_SANDBOX_PORT" \
+    --corp-id wwdemo0000000001 --secret demo-customer-contact-secret --token demotoken \
+    --aes-key abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG \
+    --callback-url "http://127.0.0.1:$SCRM_WEB_PORT/wecom/callback/wwdemo0000000001/customer_contact/"
   "$VENV/bin/gunicorn" scrm.wsgi -b "127.0.0.1:$SCRM_WEB_PORT" -w 2 --access-logfile - &
   pids+=($!)
   "$VENV/bin/celery" -A scrm worker -Q high,default,bulk -c 2 -l info &

@@ -46,6 +46,7 @@ class Command(BaseCommand):
                     + ", ".join(f"{name} ({role})" for name, role in DEMO_OPERATORS)
                     + f"; password 密码: {password}",
                     f"  REST API docs: http://{DEMO_SCHEMA}.{base}:{port}/api/docs/",
+                    f"  WeCom sandbox 企业微信沙箱: {settings.WECOM_SANDBOX_URL or '(not used)'}",
                     f"  Platform admin 平台管理: http://{public}:{port}/admin/"
                     f"  login: admin / {password}",
                     "",
@@ -75,6 +76,10 @@ class Command(BaseCommand):
                     domain=f"{DEMO_SCHEMA}.{settings.SCRM_BASE_DOMAIN}",
                 )
             corp = WeComCorp.objects.filter(tenant=tenant).first()
+            if corp is not None and settings.WECOM_SANDBOX_URL:
+                # The sandbox's port follows the checkout; keep the demo pointed at it.
+                corp.api_base_url = settings.WECOM_SANDBOX_URL
+                corp.save(update_fields=["api_base_url"])
             if corp is None:
                 corp = wecom_corp_connect(
                     tenant=tenant,
