@@ -108,7 +108,7 @@ def _truncate_tenant_data() -> None:
             cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
             tables = [row[0] for row in cursor.fetchall()]
             if schema == get_public_schema_name():
-                tables = [t for t in tables if t.startswith("accounts_")]
+                tables = [t for t in tables if t.startswith(("accounts_", "tenants_wecom"))]
             tables = [t for t in tables if t not in KEPT_TABLES]
             if tables:
                 names = ", ".join(f'"{schema}"."{t}"' for t in tables)
@@ -194,3 +194,19 @@ def wecom_sandbox():
     sandbox = SandboxProcess.start()
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture
+def live_web(committed_db) -> Iterator[str]:
+    """The platform served over HTTP in a thread, on committed data (for the sandbox's
+    callbacks and other processes)."""
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+    thread = LiveServerThread("127.0.0.1", _StaticFilesHandler, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()
