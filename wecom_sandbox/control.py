@@ -496,7 +496,7 @@ def customer_deletes_member(sb: Sandbox, request: ControlRequest) -> dict[str, A
 def received(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
     """What reached the customer: welcome messages, group messages, transfer messages."""
     corp = request.corp(sb)
-    items = corp.received.get(request.params["external_userid"], [])
+    items = [r.to_json() for r in corp.received.get(request.params["external_userid"], [])]
     return {
         "messages": items,
         "welcome": [m for m in items if m["kind"] == "welcome"],

@@ -24,6 +24,7 @@ from wecom_sandbox.records import (
     Media,
     Member,
     MsgTemplate,
+    Receipt,
     Record,
     Tag,
     TagGroup,
@@ -70,7 +71,7 @@ def corp_to_json(corp: Corp) -> dict[str, Any]:
         "temp_contact_ways_by_day": corp.temp_contact_ways_by_day,
         "welcome_codes": _rows(corp.welcome_codes.values()),
         "templates": _rows(corp.templates.values()),
-        "received": corp.received,
+        "received": {target: _rows(items) for target, items in corp.received.items()},
         "member_messages": corp.member_messages,
         "transfers": _rows(corp.transfers),
         "onjob_transfer_history": corp.onjob_transfer_history,
@@ -169,7 +170,7 @@ def corp_from_json(data: dict[str, Any]) -> Corp:
     corp.temp_contact_ways_by_day = data["temp_contact_ways_by_day"]
     corp.welcome_codes = {c.code: c for c in _load_rows(WelcomeCode, data["welcome_codes"])}
     corp.templates = {t.msgid: t for t in _load_rows(MsgTemplate, data["templates"])}
-    corp.received = data["received"]
+    corp.received = {target: _load_rows(Receipt, rows) for target, rows in data["received"].items()}
     corp.member_messages = data["member_messages"]
     corp.transfers = _load_rows(Transfer, data["transfers"])
     corp.reindex_transfers()

@@ -480,3 +480,37 @@ class Media(Record):
         self.created_at = created_at
         self.size = size
         self.filename = filename
+
+
+class Receipt(Record):
+    """Something that reached a customer (or a group chat): a welcome message, a group
+    message, a transfer message. Text and attachments are shared with the template."""
+
+    __slots__ = ("at", "attachments", "kind", "msgid", "sender", "text")
+    STORED = ("kind", "at", "sender", "msgid", "text", "attachments")
+
+    def __init__(
+        self,
+        kind: str,
+        at: int,
+        sender: str,
+        msgid: str,
+        text: str,
+        attachments: list[dict[str, Any]],
+    ) -> None:
+        self.kind = kind
+        self.at = at
+        self.sender = sender
+        self.msgid = msgid
+        self.text = text
+        self.attachments = attachments
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "at": self.at,
+            "sender": self.sender,
+            "msgid": self.msgid,
+            "text": self.text,
+            "attachments": self.attachments,
+        }

@@ -20,6 +20,7 @@ from wecom_sandbox.records import (
     Follow,
     GroupChat,
     Member,
+    Receipt,
     Transfer,
     WelcomeCode,
 )
@@ -412,7 +413,6 @@ def create_group_chat(
     now = sb.now()
     chat = GroupChat(chat_id or identifiers.chat_id(), name, owner, now)
     chat.notice = notice
-    chat.admins = []
     for userid in dict.fromkeys([owner, *members]):
         _member(corp, userid)
         chat.members.append(
@@ -563,12 +563,7 @@ def complete_transfer(sb: "Sandbox", corp: Corp, transfer: Transfer, *, at: int)
         )
     if transfer.success_msg:
         corp.received.setdefault(transfer.external_userid, []).append(
-            {
-                "kind": "transfer_success_msg",
-                "at": at,
-                "sender": transfer.takeover,
-                "text": transfer.success_msg,
-            }
+            Receipt("transfer_success_msg", at, transfer.takeover, "", transfer.success_msg, [])
         )
     if transfer.kind == "onjob":
         sb.emit_contact_event(
@@ -651,7 +646,7 @@ def _monthly_count(corp: Corp, target: str, now: int) -> int:
     return sum(
         1
         for item in corp.received.get(target, ())
-        if item["kind"] == "group_msg" and month_key(item["at"]) == this_month
+        if item.kind == "group_msg" and month_key(item.at) == this_month
     )
 
 
@@ -682,6 +677,7 @@ def confirm_template(
     now = sb.now()
     cap = sb.quotas.group_msg_monthly_cap or days_in_month(now)
     skipped = set(skip or ())
+    text = (template.text or {}).get("content", "")
     counts = {1: 0, 2: 0, 3: 0, 0: 0}
     for sender in userids:
         task = template.tasks[sender]
@@ -704,14 +700,7 @@ def confirm_template(
             else:
                 status = 1
                 corp.received.setdefault(target, []).append(
-                    {
-                        "kind": "group_msg",
-                        "at": now,
-                        "sender": sender,
-                        "msgid": msgid,
-                        "text": (template.text or {}).get("content", ""),
-                        "attachments": template.attachments,
-                    }
+                    Receipt("group_msg", now, sender, msgid, text, template.attachments)
                 )
             result[0], result[1] = status, (now if status == 1 else 0)
             counts[status] += 1

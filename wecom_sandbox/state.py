@@ -23,6 +23,7 @@ from wecom_sandbox.records import (
     Media,
     Member,
     MsgTemplate,
+    Receipt,
     Tag,
     TagGroup,
     Transfer,
@@ -54,7 +55,7 @@ class Corp:
         self.welcome_codes: dict[str, WelcomeCode] = {}
         self.templates: dict[str, MsgTemplate] = {}
         # external_userid (or chat_id) -> what arrived there, oldest first.
-        self.received: dict[str, list[dict[str, Any]]] = {}
+        self.received: dict[str, list[Receipt]] = {}
         self.member_messages: dict[str, list[dict[str, Any]]] = {}
         self.transfers: list[Transfer] = []
         self.transfer_index: dict[tuple[str, str, str], list[Transfer]] = defaultdict(list)

@@ -38,6 +38,9 @@ def test_confirm_delivers_with_statuses(client, control, corp):
     assert task["status"] == 2
     received = control.received(corp_id, mine[0])["group_messages"]
     assert [(m["msgid"], m["text"]) for m in received] == [(msgid, "双十一")]
+    legacy = client.external_contact.get_group_msg_result(msgid)
+    assert legacy["check_status"] == 1
+    assert {d["external_userid"]: d["status"] for d in legacy["detail_list"]} == status
 
 
 def test_default_cap_is_days_in_month(client, control, corp):

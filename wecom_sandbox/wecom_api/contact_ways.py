@@ -84,7 +84,8 @@ def contact_way_json(way: ContactWay) -> dict[str, Any]:
         data["style"] = way.style
     if way.qr_code:
         data["qr_code"] = way.qr_code
-    data.update(way.options)
+    # Keys starting with "_" are the sandbox's own bookkeeping (a used temp way).
+    data.update({k: v for k, v in way.options.items() if not k.startswith("_")})
     return data
 
 

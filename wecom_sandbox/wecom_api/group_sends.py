@@ -256,3 +256,20 @@ def remind_groupmsg_send(call: ApiCall) -> dict[str, Any]:
                 {"kind": "groupmsg_remind", "at": call.now, "msgid": template.msgid}
             )
     return {}
+
+
+@api("externalcontact/get_group_msg_result", customer_contact=True)
+def get_group_msg_result(call: ApiCall) -> dict[str, Any]:
+    """The legacy result API (what wechatpy 1.8.18's get_group_msg_result calls)."""
+    template = _template(call)
+    confirmed = any(status == 2 for status, _ in template.tasks.values())
+    detail = []
+    for userid, results in template.results.items():
+        for target, (status, send_time) in results.items():
+            target_field = "external_userid" if template.chat_type == "single" else "chat_id"
+            detail.append(
+                {target_field: target, "userid": userid, "status": status, "send_time": send_time}
+            )
+    # check_status: 0 not yet sent, 1 sent, 2 cancelled (legacy doc).
+    check_status = 2 if template.cancelled else int(confirmed)
+    return {"check_status": check_status, "detail_list": detail}

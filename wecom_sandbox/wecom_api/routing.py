@@ -189,7 +189,8 @@ def handle_api(
     """Answer one `/cgi-bin/<path>` request: (HTTP status, JSON body)."""
     route = ROUTES.get(path.strip("/"))
     if route is None:
-        # WeCom's gateway answers an unknown cgi-bin path with HTTP 404; the body is ours.
+        # UNCONFIRMED: WeChat's gateways answer unknown cgi-bin paths with HTTP 404 rather
+        # than an errcode (wechatpy issue #105, for the mp API); the body is ours.
         return 404, {"errcode": 404, "errmsg": f"sandbox: no such api: /cgi-bin/{path}"}
     decision = sandbox.faults.decide(route.path)
     if decision.latency_ms:

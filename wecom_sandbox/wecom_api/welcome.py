@@ -4,6 +4,7 @@ from typing import Any
 
 from wecom_sandbox.errors import WeComError
 from wecom_sandbox.message_content import check_message
+from wecom_sandbox.records import Receipt
 from wecom_sandbox.rules import WELCOME_CODE_TTL_SECONDS
 from wecom_sandbox.wecom_api.routing import ApiCall, api
 
@@ -26,13 +27,6 @@ def send_welcome_msg(call: ApiCall) -> dict[str, Any]:
     )
     code.used = True
     corp.received.setdefault(code.external_userid, []).append(
-        {
-            "kind": "welcome",
-            "at": call.now,
-            "sender": code.userid,
-            "welcome_code": code.code,
-            "text": content,
-            "attachments": attachments,
-        }
+        Receipt("welcome", call.now, code.userid, "", content, attachments)
     )
     return {}
