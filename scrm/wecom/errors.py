@@ -70,6 +70,9 @@ ERRCODES: dict[int, ErrcodeInfo] = {
         "外部联系人授权码无效（已使用或已过期）",
         "invalid external-contact code (used or expired)",
     ),
+    # WeCom's 2020 global table lists 41050 for an invalid welcome code; the sandbox answers
+    # 84071 for an unknown, expired or used one (UNCONFIRMED which one WeCom sends).
+    41050: ErrcodeInfo("permanent", "欢迎语 code 无效或已过期", "invalid or expired welcome code"),
     41051: ErrcodeInfo(
         "permanent", "客户已开始聊天，欢迎语已送达", "customer already chatting (welcome done)"
     ),
