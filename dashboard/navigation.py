@@ -45,7 +45,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
     (
         _("Settings"),
         [
-            NavItem("wecom", _("WeCom connection"), ""),
+            NavItem("wecom", _("WeCom connection"), "wecom:connection", admin_only=True),
             NavItem("callback_events", _("Callback events"), "wecom:callback_events"),
             NavItem("api_keys", _("API keys"), "accounts:api_keys", admin_only=True),
             NavItem("audit_log", _("Audit log"), "accounts:audit_log", admin_only=True),

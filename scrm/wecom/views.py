@@ -12,6 +12,7 @@ from accounts.permissions import role_required
 from scrm.wecom.events.services import STUCK_AFTER, callback_event_retry
 from scrm.wecom.models import CallbackEvent
 from scrm.wecom.selectors import callback_event_list
+from scrm.wecom.selftest import callback_url, wecom_self_test
 
 
 @role_required(User.Role.ADMIN, User.Role.OPERATOR)
@@ -45,3 +46,28 @@ def callback_event_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
             _("Event #%(id)s cannot be retried: only failed or stuck events can.") % {"id": pk},
         )
     return redirect("wecom:callback_events")
+
+
+@role_required(User.Role.ADMIN)
+def connection(request: HttpRequest) -> HttpResponse:
+    """The brand's WeCom connection: apps, callback URLs, and the self-test on demand."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    corp = getattr(tenant, "wecom_corp", None)
+    apps = list(corp.apps.order_by("kind")) if corp is not None else []
+    results = None
+    if request.method == "POST":
+        results = wecom_self_test(tenant=tenant, actor=request.user)
+    return render(
+        request,
+        "wecom/connection.html",
+        {
+            "corp": corp,
+            "apps": [
+                {"app": app, "callback_url": callback_url(corp.corp_id, app.kind)}
+                for app in apps
+                if corp is not None
+            ],
+            "results": results,
+            "active_nav": "wecom",
+        },
+    )
