@@ -9,6 +9,7 @@ only the share left after the welcome reserve, so a group send or a sync can nev
 the 20-second welcome window. A denied call is told how long to wait; nothing sleeps here.
 """
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,8 @@ Priority = Literal["welcome", "bulk"]
 WINDOW_MARGIN_RATIO = 0.03
 WINDOW_MARGIN_MS = 150
 
-# KEYS: the window keys. ARGV: member, then limit and window (ms) per key.
+# KEYS: the window keys. ARGV: a member unique to this call (two calls in the same
+# millisecond must take two slots), then limit and window (ms) per key.
 # Returns 0 when the slot was taken, else the milliseconds to wait.
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -39,7 +41,7 @@ for i, key in ipairs(KEYS) do
 end
 if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[1] .. ':' .. now)
+  redis.call('ZADD', key, now, ARGV[1])
   redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
 end
 return 0
@@ -102,5 +104,6 @@ class RateLimiter:
         for window in self.windows:
             keys.append(self.key(window, api))
             args += [self.effective_limit(window, priority), self.effective_window_ms(window)]
-        wait_ms = self._script(keys=keys, args=[f"{priority}", *args])
+        member = f"{priority}:{uuid.uuid4().hex}"
+        wait_ms = self._script(keys=keys, args=[member, *args])
         return float(wait_ms) / 1000.0
