@@ -233,15 +233,13 @@ def test_two_workers_racing_on_one_event_process_it_once(committed_db, tenant_a)
 
     try:
         with schema_context("alpha"):
-            event = callback_event_store(
+            # Stored directly: no task queued, so a session worker cannot take it first.
+            event = CallbackEvent.objects.create(
                 app_kind="customer_contact",
-                fields={
-                    "Event": "change_external_contact",
-                    "ChangeType": "edit_external_contact",
-                    "CreateTime": "2",
-                },
+                dedupe_key="race",
+                event="change_external_contact",
+                change_type="edit_external_contact",
                 raw_xml="<xml/>",
-                tenant_schema="alpha",
             )
         barrier = threading.Barrier(2)
         results = []
