@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -33,6 +33,9 @@ from scrm.wecom.errors import (
 )
 from scrm.wecom.ratelimit import Priority, RateLimiter
 from scrm.wecom.tokens import TokenStore
+
+if TYPE_CHECKING:
+    from tenants.models import WeComApp
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +204,19 @@ class WeComNotConnected(Exception):
     """The tenant has no WeCom corp, or not the app this needs."""
 
 
+def credentials_of(app: "WeComApp") -> AppCredentials:
+    """Credentials of one app row (its corp and tenant are read through it)."""
+    return AppCredentials(
+        tenant_schema=app.corp.tenant.schema_name,
+        corp_id=app.corp.corp_id,
+        app_kind=app.kind,
+        secret=app.secret,
+        api_base_url=app.corp.api_base_url,
+        agent_id=app.agent_id,
+        rate_limits=app.corp.rate_limits or {},
+    )
+
+
 def app_credentials(*, app_kind: str, tenant_schema: str | None = None) -> AppCredentials:
     """Credentials of the current tenant's app of `app_kind`."""
     from tenants.models import WeComApp
@@ -213,15 +229,7 @@ def app_credentials(*, app_kind: str, tenant_schema: str | None = None) -> AppCr
     )
     if app is None:
         raise WeComNotConnected(f"tenant {schema!r} has no WeCom app {app_kind!r}")
-    return AppCredentials(
-        tenant_schema=schema,
-        corp_id=app.corp.corp_id,
-        app_kind=app_kind,
-        secret=app.secret,
-        api_base_url=app.corp.api_base_url,
-        agent_id=app.agent_id,
-        rate_limits=app.corp.rate_limits or {},
-    )
+    return credentials_of(app)
 
 
 def wecom_client(

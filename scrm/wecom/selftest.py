@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.utils.translation import gettext as _
 
 from scrm.wecom.callbacks import forget_callback_targets, wecom_callback
-from scrm.wecom.client import AppCredentials, WeComClient
+from scrm.wecom.client import WeComClient, credentials_of
 from scrm.wecom.crypto import CallbackCrypto, signature
 from scrm.wecom.errors import WeComError
 from tenants.models import Tenant, WeComApp
@@ -124,20 +124,12 @@ def wecom_self_test(*, tenant: Tenant, actor: Any = None) -> list[CheckResult]:
     if corp is None:
         return [CheckResult("", "corp", False, _("No WeCom corp is connected to this tenant."))]
     results: list[CheckResult] = []
-    apps = list(corp.apps.order_by("kind"))
+    apps = list(corp.apps.select_related("corp__tenant").order_by("kind"))
     if not apps:
         results.append(CheckResult("", "apps", False, _("No WeCom app is configured.")))
     for app in apps:
         client = WeComClient(
-            AppCredentials(
-                tenant_schema=tenant.schema_name,
-                corp_id=corp.corp_id,
-                app_kind=app.kind,
-                secret=app.secret,
-                api_base_url=corp.api_base_url,
-                agent_id=app.agent_id,
-                rate_limits=corp.rate_limits or {},
-            ),
+            credentials_of(app),
             max_wait=2.0,
             max_attempts=1,
         )
