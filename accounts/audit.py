@@ -17,6 +17,9 @@ AUDIT_ACTIONS: dict[str, Promise] = {
     "wecom.self_test": _("WeCom connection self-test"),
     "settings.changed": _("Settings changed"),
     "export.created": _("Data exported"),
+    "contacts.sync_started": _("Contact sync started"),
+    "contacts.remark_updated": _("Customer remark edited"),
+    "contacts.exported": _("Customers exported"),
     "broadcast.confirmed": _("Group send confirmed"),
     "handover.started": _("Handover started"),
 }

@@ -363,6 +363,33 @@ def rename_member(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
     )
 
 
+@control("POST", "/sandbox/corps/{corp}/members/{userid}/update")
+def update_member(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    body = request.body
+    department = body.get("department")
+    return simulation.update_member(
+        sb,
+        request.corp(sb),
+        userid=request.params["userid"],
+        name=body.get("name"),
+        department=[int(d) for d in department] if department is not None else None,
+        position=body.get("position"),
+    )
+
+
+@control("POST", "/sandbox/corps/{corp}/members/{userid}/half_add")
+def half_add(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    body = request.body
+    return simulation.half_add(
+        sb,
+        request.corp(sb),
+        userid=request.params["userid"],
+        external_userid=body.get("external_userid"),
+        name=body.get("name"),
+        state=str(body.get("state") or ""),
+    )
+
+
 @control("POST", "/sandbox/corps/{corp}/members/{userid}/leave")
 def member_leaves(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
     return simulation.member_leaves(sb, request.corp(sb), userid=request.params["userid"])
@@ -471,6 +498,80 @@ def list_customers(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
         source = corp.customers
     ids = list(itertools.islice(iter(source), offset, offset + limit))
     return {"external_userids": ids, "total": len(source)}
+
+
+@control("GET", "/sandbox/corps/{corp}/snapshot")
+def snapshot(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """The corp's contact book in compact rows, to compare a sync against. Relations are
+    paged (`offset`, `limit` up to 100,000) in a stable order; the rest comes whole on the
+    first page.
+
+    relations: [userid, external_userid, remark, description, remark_mobiles, add_way,
+                state, createtime, tag_ids]; customers: [external_userid, name, type,
+                gender, unionid]
+    """
+    corp = request.corp(sb)
+    offset = int(request.query.get("offset", 0))
+    limit = min(int(request.query.get("limit", 100_000)), 100_000)
+    members = [m for m in corp.members.values() if m.active and m.customer_contact]
+    relations: list[list[Any]] = []
+    skipped = 0
+    total = 0
+    for member in members:
+        size = len(member.follows)
+        total += size
+        if skipped + size <= offset or len(relations) >= limit:
+            skipped += size
+            continue
+        start = max(0, offset - skipped)
+        skipped += size
+        for follow in itertools.islice(member.follows.values(), start, None):
+            if len(relations) >= limit:
+                break
+            relations.append(
+                [
+                    follow.userid,
+                    follow.external_userid,
+                    follow.remark,
+                    follow.description,
+                    list(follow.remark_mobiles),
+                    follow.add_way,
+                    follow.state or "",
+                    follow.createtime,
+                    sorted(corp.live_tag_ids(follow)),
+                ]
+            )
+    result: dict[str, Any] = {"relations": relations, "relations_total": total}
+    if offset == 0:
+        result["members"] = [
+            {
+                "userid": m.userid,
+                "name": m.name,
+                "department": list(m.department),
+                "active": m.active,
+                "customer_contact": m.customer_contact,
+            }
+            for m in corp.members.values()
+        ]
+        result["departments"] = [
+            {"id": d.id, "name": d.name, "parentid": d.parentid} for d in corp.departments.values()
+        ]
+        followed = {r for m in members for r in m.follows}
+        result["customers"] = [
+            [c.external_userid, c.name, c.type, c.gender, c.unionid or ""]
+            for c in corp.customers.values()
+            if c.external_userid in followed
+        ]
+        result["group_chats"] = [
+            {
+                "chat_id": chat.chat_id,
+                "name": chat.name,
+                "owner": chat.owner,
+                "members": sorted(str(m.get("userid")) for m in chat.members),
+            }
+            for chat in corp.group_chats.values()
+        ]
+    return result
 
 
 @control("GET", "/sandbox/corps/{corp}/customers/{external_userid}")

@@ -179,6 +179,35 @@ def member_leaves(sb: "Sandbox", corp: Corp, *, userid: str) -> dict[str, Any]:
     return {"userid": userid, "customers": len(member.follows), "delivery_id": delivery}
 
 
+def update_member(
+    sb: "Sandbox",
+    corp: Corp,
+    *,
+    userid: str,
+    name: str | None = None,
+    department: list[int] | None = None,
+    position: str | None = None,
+) -> dict[str, Any]:
+    """An admin edits a member: `change_contact/update_user` with the changed fields."""
+    member = _member(corp, userid)
+    fields: dict[str, Any] = {"ChangeType": "update_user", "UserID": userid}
+    if name is not None:
+        member.name = name
+        fields["Name"] = name
+    if department is not None:
+        for department_id in department:
+            if department_id not in corp.departments:
+                raise ValueError(f"no department {department_id}")
+        member.department = tuple(department)
+        fields["Department"] = ",".join(str(d) for d in department)
+        fields["MainDepartment"] = department[0]
+    if position is not None:
+        member.position = position
+        fields["Position"] = position
+    delivery = sb.emit_directory_event(corp, fields)
+    return {"userid": userid, "delivery_id": delivery}
+
+
 # --- customers --------------------------------------------------------------------------
 
 
@@ -284,6 +313,51 @@ def scan(
         fields["WelcomeCode"] = code
     delivery = sb.emit_contact_event(corp, fields)
     return {**result, "already_friend": False, "welcome_code": code, "delivery_id": delivery}
+
+
+def half_add(
+    sb: "Sandbox",
+    corp: Corp,
+    *,
+    userid: str,
+    external_userid: str | None = None,
+    name: str | None = None,
+    state: str = "",
+) -> dict[str, Any]:
+    """A customer adds a member who turned on 免验证 before the member accepts:
+    `add_half_external_contact` with a WelcomeCode. The follow exists on WeCom's side."""
+    member = _member(corp, userid)
+    now = sb.now()
+    external_userid = external_userid or identifiers.external_userid()
+    customer = corp.customers.get(external_userid)
+    if customer is None:
+        customer = Customer(
+            external_userid, name or f"客户{external_userid[-6:]}", None, 1, 0, None
+        )
+        corp.add_customer(customer)
+    if corp.find_follow(external_userid, member.userid) is not None:
+        raise ValueError(f"{external_userid} already follows {userid}")
+    corp.add_follow(
+        Follow(
+            external_userid,
+            member.userid,
+            now,
+            add_way=ADD_WAY_QR_CODE if state else 0,
+            state=state,
+            oper_userid=external_userid,
+        )
+    )
+    code = _issue_welcome_code(corp, external_userid, member.userid, now)
+    fields: dict[str, Any] = {
+        "ChangeType": "add_half_external_contact",
+        "UserID": member.userid,
+        "ExternalUserID": external_userid,
+        "WelcomeCode": code,
+    }
+    if state:
+        fields["State"] = state
+    delivery = sb.emit_contact_event(corp, fields)
+    return {"external_userid": external_userid, "welcome_code": code, "delivery_id": delivery}
 
 
 def customer_deletes_member(

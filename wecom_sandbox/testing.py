@@ -387,6 +387,23 @@ class SandboxControl:
     def rename_member(self, corp_id: str, userid: str, new_userid: str) -> dict[str, Any]:
         return self._post(f"corps/{corp_id}/members/{userid}/rename", {"new_userid": new_userid})
 
+    def update_member(self, corp_id: str, userid: str, **fields: Any) -> dict[str, Any]:
+        """Admin edits name / department / position: change_contact/update_user."""
+        return self._post(f"corps/{corp_id}/members/{userid}/update", fields)
+
+    def half_add(
+        self, corp_id: str, userid: str, external_userid: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """A customer adds a 免验证 member: add_half_external_contact."""
+        return self._post(
+            f"corps/{corp_id}/members/{userid}/half_add",
+            {"external_userid": external_userid, **fields},
+        )
+
+    def snapshot(self, corp_id: str, offset: int = 0, limit: int = 100_000) -> dict[str, Any]:
+        """The corp's members, customers, relations (paged) and group chats, compactly."""
+        return self._get(f"corps/{corp_id}/snapshot", offset=offset, limit=limit)
+
     def member_leaves(self, corp_id: str, userid: str) -> dict[str, Any]:
         return self._post(f"corps/{corp_id}/members/{userid}/leave")
 
