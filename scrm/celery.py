@@ -42,5 +42,20 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=17),
         "kwargs": {"task_name": "accounts.tasks.audit_log_prune_task"},
     },
+    "contacts-nightly-sync": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=2, minute=7),
+        "kwargs": {"task_name": "contacts.tasks.contacts_sync_scheduled_task"},
+    },
+    "contacts-sync-resume": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 120.0,
+        "kwargs": {"task_name": "contacts.tasks.contacts_sync_resume_task"},
+    },
+    "contacts-deletion-digest": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=9, minute=0),
+        "kwargs": {"task_name": "contacts.tasks.deletion_digest_task"},
+    },
 }
 app.autodiscover_tasks()

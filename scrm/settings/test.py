@@ -9,9 +9,14 @@ from scrm.settings.base import REDIS_URL
 
 # Tests use their own Redis databases (cache 9, broker 10), so a demo on the same server is
 # not disturbed and flushing the cache between tests never touches the broker.
+# SCRM_TEST_SLOT=1..3 gives a second test session its own database and Redis databases, so
+# two sessions can run side by side on one checkout.
+_slot = int(os.environ.get("SCRM_TEST_SLOT", "0"))
 _redis_server = REDIS_URL.rsplit("/", 1)[0]
-CACHES["default"]["LOCATION"] = f"{_redis_server}/9"  # noqa: F405
-CELERY_BROKER_URL = f"{_redis_server}/10"
+CACHES["default"]["LOCATION"] = f"{_redis_server}/{9 + 2 * _slot}"  # noqa: F405
+CELERY_BROKER_URL = f"{_redis_server}/{10 + 2 * _slot}"
+if _slot:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_scrm_{_slot}"}  # noqa: F405
 ALLOWED_HOSTS = [".localhost", "localhost", "testserver", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
