@@ -232,6 +232,8 @@ cmd_demo() {
   "$VENV/bin/celery" -A scrm beat -l info -s "$LOCAL/celerybeat-schedule" &
   pids+=($!)
   sleep 2
+  # The first demo start fills the console: the worker syncs the sandbox's contact book.
+  manage contacts_sync --schema demo --if-never
   manage demo_setup --print-only --port "$SCRM_WEB_PORT"
   log "Ctrl-C stops web, worker and beat (./dev.sh stop also stops PostgreSQL and Redis)"
   wait
