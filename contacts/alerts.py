@@ -86,18 +86,11 @@ def deletion_alert(*, relation: Relation) -> None:
         enqueue(guide_notify_task, userids=recipients, text=text)
 
 
-def deletion_digest_send() -> int:
-    """The daily digest: one message per recipient listing the deletions they should know
-    of since the last digest. Returns the number of deletions reported."""
-    from scrm.tenant_tasks import enqueue
-    from scrm.wecom.tasks import guide_notify_task
-
-    settings_row = contact_settings_get()
-    if settings_row.deletion_alert_mode != ContactSettings.AlertMode.DAILY:
-        return 0
-    now = timezone.now()
-    since = settings_row.last_digest_at or now - timedelta(days=1)
-    events = list(deletion_list(since=since).filter(occurred_at__lt=now)[:5000])
+def deletion_digest_compose(
+    *, since: datetime, until: datetime, settings_row: ContactSettings
+) -> tuple[dict[str, str], int]:
+    """One digest text per recipient for the deletions in [since, until); and their count."""
+    events = list(deletion_list(since=since).filter(occurred_at__lt=until)[:5000])
     if not settings_row.alert_on_guide_deletes:
         events = [e for e in events if e.kind == CustomerEvent.Kind.DELETED_BY_CUSTOMER]
     per_recipient: dict[str, list[str]] = {}
@@ -108,20 +101,34 @@ def deletion_digest_send() -> int:
         line = _line(event.kind, name, event.guide, event.occurred_at)
         for userid in alert_recipients(event.guide, settings_row):
             per_recipient.setdefault(userid, []).append(line)
+    texts: dict[str, str] = {}
     with override("zh-hans"):
         title = _("[Deletion digest] %(count)s deletions since %(since)s")
         for userid, lines in per_recipient.items():
-            text = "\n".join(
-                [
-                    title
-                    % {
-                        "count": len(lines),
-                        "since": timezone.localtime(since).strftime("%m-%d %H:%M"),
-                    },
-                    *lines[:DIGEST_MAX_LINES],
-                ]
-            )
-            enqueue(guide_notify_task, userids=[userid], text=text)
+            heading = title % {
+                "count": len(lines),
+                "since": timezone.localtime(since).strftime("%m-%d %H:%M"),
+            }
+            more = len(lines) - DIGEST_MAX_LINES
+            tail = [_("… and %(count)s more in the console") % {"count": more}] if more > 0 else []
+            texts[userid] = "\n".join([heading, *lines[:DIGEST_MAX_LINES], *tail])
+    return texts, len(events)
+
+
+def deletion_digest_send() -> int:
+    """The daily digest, for brands that chose it: one message per recipient listing the
+    deletions since the last digest. Returns the number of deletions reported."""
+    from scrm.tenant_tasks import enqueue
+    from scrm.wecom.tasks import guide_notify_task
+
+    settings_row = contact_settings_get()
+    if settings_row.deletion_alert_mode != ContactSettings.AlertMode.DAILY:
+        return 0
+    now = timezone.now()
+    since = settings_row.last_digest_at or now - timedelta(days=1)
+    texts, count = deletion_digest_compose(since=since, until=now, settings_row=settings_row)
+    for userid, text in texts.items():
+        enqueue(guide_notify_task, userids=[userid], text=text)
     settings_row.last_digest_at = now
     settings_row.save(update_fields=["last_digest_at"])
-    return len(events)
+    return count
