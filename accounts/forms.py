@@ -46,3 +46,8 @@ class APIKeyCreateForm(forms.Form):
         label=_("Name"), max_length=100, help_text=_("Who uses it, e.g. 'ERP sync'.")
     )
     scope = forms.ChoiceField(label=_("Scope"), choices=APIKey.Scope.choices)
+    sees_phones = forms.BooleanField(
+        label=_("May read phone numbers"),
+        required=False,
+        help_text=_("Without it, customers' phone numbers reach this key masked (138****5678)."),
+    )

@@ -42,6 +42,8 @@ class APIKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
+    # Privacy by default: without it, the API masks customers' phone numbers (138****5678).
+    sees_phones = models.BooleanField(_("may read phone numbers"), default=False)
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -79,21 +79,34 @@ def api_key_hash(raw_key: str) -> str:
 
 @transaction.atomic
 def api_key_create(
-    *, name: str, scope: str, created_by: User | None, request: HttpRequest | None = None
+    *,
+    name: str,
+    scope: str,
+    created_by: User | None,
+    sees_phones: bool = False,
+    request: HttpRequest | None = None,
 ) -> tuple[APIKey, str]:
-    """Create a key; returns the row and the raw key, which is shown once and never stored."""
+    """Create a key; returns the row and the raw key, which is shown once and never stored.
+
+    Unless `sees_phones`, the key reads customers' phone numbers masked.
+    """
     if scope not in APIKey.Scope.values:
         raise ValueError(f"unknown scope {scope!r}")
     prefix = secrets.token_hex(4)
     raw_key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = APIKey.objects.create(
-        name=name, scope=scope, prefix=prefix, key_hash=api_key_hash(raw_key), created_by=created_by
+        name=name,
+        scope=scope,
+        sees_phones=sees_phones,
+        prefix=prefix,
+        key_hash=api_key_hash(raw_key),
+        created_by=created_by,
     )
     audit_record(
         action="api_key.created",
         actor=created_by,
         target=api_key,
-        detail={"scope": scope},
+        detail={"scope": scope, "sees_phones": sees_phones},
         request=request,
     )
     return api_key, raw_key

@@ -29,6 +29,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
         _api_key, new_key = api_key_create(
             name=form.cleaned_data["name"],
             scope=form.cleaned_data["scope"],
+            sees_phones=form.cleaned_data["sees_phones"],
             created_by=request.user,  # type: ignore[arg-type]
             request=request,
         )

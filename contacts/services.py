@@ -6,6 +6,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import audit_record
 from contacts.models import ContactSettings, Customer, CustomerEvent, Guide, Relation, SyncRun
 from scrm.wecom.client import WeComClient, WeComNotConnected, wecom_client
@@ -74,7 +75,7 @@ def sync_start(*, trigger: str = "console", actor: Any = None) -> SyncRun:
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
-                trigger=trigger, requested_by=actor if getattr(actor, "pk", None) else None
+                trigger=trigger, requested_by=actor if isinstance(actor, User) else None
             )
             enqueue(contacts_sync_task, sync_run_id=run.pk)
             if actor is not None:

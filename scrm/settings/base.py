@@ -214,6 +214,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Several models have a `status`; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RelationStatusEnum": "contacts.models.Relation.Status",
+        "GuideStatusEnum": "contacts.models.Guide.Status",
+        "GroupChatStatusEnum": "contacts.models.GroupChat.Status",
+        "SyncRunStatusEnum": "contacts.models.SyncRun.Status",
+    },
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
