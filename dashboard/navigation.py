@@ -29,8 +29,11 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
         _("Customers"),
         [
             NavItem("home", _("Overview"), "dashboard:home"),
-            NavItem("customers", _("Customers"), ""),
-            NavItem("guides", _("Guides"), ""),
+            NavItem("customers", _("Customers"), "contacts:customers"),
+            NavItem("guides", _("Guides"), "contacts:guides"),
+            NavItem("group_chats", _("Group chats"), "contacts:group_chats"),
+            NavItem("deletions", _("Deletion alerts"), "contacts:deletions"),
+            NavItem("sync", _("Sync with WeCom"), "contacts:sync"),
             NavItem("tags", _("Tags & segments"), ""),
         ],
     ),

@@ -43,17 +43,18 @@ def test_daily_digest_lists_the_days_deletions_for_each_manager(db, tenant_a):
         )
 
         assert count == 2
-        assert list(texts) == [manager.userid]
-        assert "周女士" in texts[manager.userid]
-        assert "吴先生" in texts[manager.userid]
-        assert "郑先生" not in texts[manager.userid]
+        userid = str(manager.userid)
+        assert list(texts) == [userid]
+        assert "周女士" in texts[userid]
+        assert "吴先生" in texts[userid]
+        assert "郑先生" not in texts[userid]
 
         settings_row.alert_on_guide_deletes = False
         texts, count = deletion_digest_compose(
             since=now - timedelta(days=1), until=now, settings_row=settings_row
         )
         assert count == 1
-        assert "吴先生" not in texts[manager.userid]
+        assert "吴先生" not in texts[userid]
 
 
 def test_digest_only_in_daily_mode_and_moves_its_window(db, tenant_a):

@@ -11,7 +11,6 @@ from django_tenants.utils import schema_context
 
 from contacts.alerts import deletion_alert_compose
 from contacts.models import Customer, CustomerEvent, GroupChat, Guide, Relation, Store
-from contacts.tests.factories import StoreFactory
 from scrm.wecom.events.services import callback_event_process, callback_event_store
 from scrm.wecom.tests.sandbox_setup import connect_to_sandbox
 
@@ -26,7 +25,7 @@ def corp(db, wecom_sandbox, tenant_a):
     control.add_member(CORP_ID, "amy", name="Amy", department=[2], notify=False)
     control.add_member(CORP_ID, "bob", name="Bob", department=[2], notify=False)
     with schema_context("alpha"):
-        store = StoreFactory(department_id=2, name="静安店")
+        store = Store.objects.create(department_id=2, name="静安店")
         Guide.objects.create(userid="amy", name="Amy", store=store)
     return control
 
@@ -314,7 +313,9 @@ def test_deletion_alert_tells_the_store_manager_once(corp, django_capture_on_com
             )
 
         gone = relation("amy", "wmALERT001")
-        recipients, text = deletion_alert_compose(relation=gone)
+        alert = deletion_alert_compose(relation=gone)
+        assert alert is not None
+        recipients, text = alert
         assert recipients == ["boss"]
         assert "钱女士" in text
         assert "Amy" in text
