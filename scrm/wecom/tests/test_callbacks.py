@@ -238,7 +238,8 @@ def test_two_workers_racing_on_one_event_process_it_once(committed_db, tenant_a)
                 app_kind="customer_contact",
                 dedupe_key="race",
                 event="change_external_contact",
-                change_type="edit_external_contact",
+                # A change type no app handles: only the counting handler runs.
+                change_type="race_test",
                 raw_xml="<xml/>",
             )
         barrier = threading.Barrier(2)
