@@ -312,7 +312,7 @@ class SyncRun(models.Model):
         CONTACTS = "contacts", _("Customers")
         GROUP_CHATS = "group_chats", _("Group chats")
         SWEEP = "sweep", _("Marking relations gone from WeCom")
-        FINISHED = "finished", _("Finished")
+        FINISHED = "finished", _("All phases done")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # True while queued or running, NULL after: unique, so one sync at a time per tenant.
@@ -347,6 +347,31 @@ class SyncRun(models.Model):
     @property
     def batch_count(self) -> int:
         return -(-len(self.guide_userids) // 100)
+
+    def stat_items(self) -> list[tuple[str, int]]:
+        """The run's counters with their labels, in a fixed order, zeros left out."""
+        return [
+            (str(label), int(self.stats[key]))
+            for key, label in SYNC_STAT_LABELS.items()
+            if self.stats.get(key)
+        ]
+
+
+SYNC_STAT_LABELS = {
+    "stores": _("stores"),
+    "guides": _("guides"),
+    "guides_departed": _("guides departed"),
+    "pages": _("pages read"),
+    "relations_seen": _("relations read"),
+    "customers_new": _("new customers"),
+    "customers_updated": _("customers updated"),
+    "relations_new": _("new relations"),
+    "relations_revived": _("relations back"),
+    "relations_skipped": _("relations of unknown guides"),
+    "group_chats": _("group chats"),
+    "group_chats_dismissed": _("group chats dismissed"),
+    "relations_vanished": _("relations gone"),
+}
 
 
 class ContactSettings(models.Model):

@@ -301,7 +301,7 @@ def _sync_group_chats(run: SyncRun, client: WeComClient) -> None:
                 group_chat_refresh(chat_id=chat_id, client=client, wecom_status=status)
             _stat(run, group_chats=len(chats))
             chunk_index += 1
-            _checkpoint(run, batch_index=chunk_index)
+            _checkpoint(run, batch_index=chunk_index, chat_ids_done=run.chat_ids_done + len(chats))
     with transaction.atomic():
         # Chats WeCom no longer lists were dismissed while we were not told.
         gone = (

@@ -557,7 +557,7 @@ def test_sync_page_shows_progress_and_viewers_only_look(db, client_a):
             phase=SyncRun.Phase.CONTACTS,
             guide_userids=[f"g{i}" for i in range(250)],
             batch_index=1,
-            stats={"customers_upserted": 1234, "relations_upserted": 2345},
+            stats={"customers_new": 1234, "relations_new": 2345},
             started_at=timezone.now(),
         )
         SyncRun.objects.create(
@@ -568,7 +568,7 @@ def test_sync_page_shows_progress_and_viewers_only_look(db, client_a):
 
     assert "1 / 3" in body
     assert "250" in body
-    assert "customers_upserted" in body
+    assert "新客户" in body
     assert "1234" in body
     assert "errcode 60011" in body
     assert '<meta http-equiv="refresh" content="3">' in body
