@@ -20,6 +20,9 @@ AUDIT_ACTIONS: dict[str, Promise] = {
     "contacts.sync_started": _("Contact sync started"),
     "contacts.remark_updated": _("Customer remark edited"),
     "contacts.exported": _("Customers exported"),
+    "tags.created": _("Tags created"),
+    "tags.renamed": _("Tag renamed"),
+    "tags.deleted": _("Tag deleted"),
     "broadcast.confirmed": _("Group send confirmed"),
     "handover.started": _("Handover started"),
 }
