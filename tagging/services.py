@@ -326,3 +326,58 @@ def tag_delete(*, item: Tag | TagGroup, actor: Any, source: str = TagChange.Sour
             name=name,
         )
         audit_record(action="tags.deleted", actor=actor, detail={"name": name, "id": wecom_id})
+
+
+def relation_tags_change(
+    *,
+    relation: Any,
+    actor: Any,
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+) -> list[str]:
+    """Mark and unmark corp tags on one relation (WeCom tags per guide × customer): WeCom
+    first, through the rate limiter, then here with a timeline entry. Returns the relation's
+    tag ids. Raises TagInputError for unknown tags (nothing sent), WeComError when WeCom
+    refuses (nothing saved)."""
+    from contacts.models import CustomerEvent, Relation
+    from contacts.services import customer_event_record
+
+    add_ids = sorted(set(add or []))
+    remove_ids = sorted(set(remove or []) - set(add_ids))
+    if not add_ids and not remove_ids:
+        raise TagInputError("nothing to add or remove")
+    known = set(
+        Tag.objects.filter(tag_id__in=add_ids + remove_ids).values_list("tag_id", flat=True)
+    )
+    unknown = sorted(set(add_ids) - known)
+    if unknown:
+        raise TagInputError(f"unknown tags: {', '.join(unknown)}")
+    relation = Relation.objects.select_related("guide", "customer").get(pk=relation.pk)
+    current = set(relation.wecom_tag_ids)
+    to_add = [t for t in add_ids if t not in current]
+    to_remove = [t for t in remove_ids if t in current]
+    if not to_add and not to_remove:
+        return sorted(current)
+    body: dict[str, Any] = {
+        "userid": relation.guide.userid,
+        "external_userid": relation.customer.external_userid,
+    }
+    if to_add:
+        body["add_tag"] = to_add
+    if to_remove:
+        body["remove_tag"] = to_remove
+    _client().post("externalcontact/mark_tag", data=body)
+    with transaction.atomic():
+        locked = Relation.objects.select_for_update().get(pk=relation.pk)
+        tags = sorted((set(locked.wecom_tag_ids) | set(to_add)) - set(to_remove))
+        locked.wecom_tag_ids = tags
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["wecom_tag_ids", "updated_at"])
+        customer_event_record(
+            customer_id=locked.customer_id,
+            kind=CustomerEvent.Kind.TAGGED,
+            occurred_at=locked.updated_at,
+            guide_id=locked.guide_id,
+            data={"added": to_add, "removed": to_remove, "by": _label(actor)},
+        )
+    return tags
