@@ -246,7 +246,7 @@ def main() -> int:
         SCRM_ENV="development",
         SCRM_SERVICES_ENV=str(ROOT / ".local" / "none.env"),
         DATABASE_URL=with_path(base["DATABASE_URL"], f"/{db_name}"),
-        REDIS_URL=with_path(base["REDIS_URL"], "/12"),
+        REDIS_URL=with_path(base["REDIS_URL"], "/8"),
         LOG_LEVEL="WARNING",
     )
     admin_sql(base["DATABASE_URL"], f'CREATE DATABASE "{db_name}"')

@@ -173,6 +173,12 @@ class Relation(models.Model):
             ),
             models.Index(fields=["-added_at", "-id"], name="relation_added"),
             models.Index(fields=["state"], name="relation_state", condition=~models.Q(state="")),
+            # Ended relations are few: filtering by such a status must not read them all.
+            models.Index(
+                fields=["status", "guide", "customer"],
+                name="relation_ended",
+                condition=~models.Q(status="active"),
+            ),
             GinIndex(fields=["remark_mobiles"], name="relation_mobiles"),
             GinIndex(OpClass(Upper("remark"), name="gin_trgm_ops"), name="relation_remark_trgm"),
         ]

@@ -29,3 +29,21 @@ def test_callbacks_benchmark_smoke():
     assert figures["stored_distinct"] == figures["callbacks"] == figures["stored"]
     assert figures["acknowledged_per_second"] > 0
     assert figures["baseline_ping_per_second"] > 0
+
+
+def test_contacts_sync_benchmark_smoke():
+    figures = run_bench("contacts_sync")
+
+    assert figures["failures"] == []
+    assert figures["differences"] == {}
+    assert figures["data"]["relations"] == 2000
+    assert figures["sync"]["stats"]["relations_new"] == 2000
+    assert figures["relations_in_db"] == 2000
+    assert figures["second_sync"]["changed"] == {}
+    assert figures["sync"]["relations_per_second"] > 0
+    assert figures["copy"]["rows_per_second"] > 0
+    assert figures["wecom"]["relations_per_second"] > 0
+    assert figures["ratio"]["sync_over_lower"] > 0
+    for case in figures["latency"].values():
+        for surface in ("console", "api", "selector"):
+            assert case[surface]["p50_ms"] > 0

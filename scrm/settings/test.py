@@ -9,7 +9,7 @@ from scrm.settings.base import REDIS_URL
 
 # Tests use their own Redis databases (cache 9, broker 10), so a demo on the same server is
 # not disturbed and flushing the cache between tests never touches the broker.
-# SCRM_TEST_SLOT=1..3 gives a second test session its own database and Redis databases, so
+# SCRM_TEST_SLOT=1 or 2 gives a second test session its own database and Redis databases, so
 # two sessions can run side by side on one checkout.
 _slot = int(os.environ.get("SCRM_TEST_SLOT", "0"))
 _redis_server = REDIS_URL.rsplit("/", 1)[0]
