@@ -52,6 +52,11 @@ app.conf.beat_schedule = {
         "schedule": 120.0,
         "kwargs": {"task_name": "contacts.tasks.contacts_sync_resume_task"},
     },
+    "tags-pull": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(minute=23),
+        "kwargs": {"task_name": "tagging.tasks.tags_pull_task"},
+    },
     "contacts-deletion-digest": {
         "task": "scrm.tenant_tasks.fan_out_to_tenants",
         "schedule": crontab(hour=9, minute=0),

@@ -143,3 +143,13 @@ def test_a_wecom_refusal_saves_nothing(corp):
             assert not TagChange.objects.exists()
     finally:
         corp.clear_faults()
+
+
+def test_the_hourly_pull_catches_a_lost_callback(corp):
+    from tagging.tasks import tags_pull_task
+
+    corp.console_corp_tags(CORP_ID, "create", group_name="节日", tags=["双十一"])
+
+    assert tags_pull_task.run(tenant_schema="alpha") == 2  # the group and its tag
+    with schema_context("alpha"):
+        assert our_catalogue() == wecom_catalogue()
