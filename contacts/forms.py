@@ -57,6 +57,8 @@ class FilterForm(forms.Form):
             label = self.fields[name].label if name in self.fields else ""
             for error in field_errors:
                 errors.append(f"{label}: {error}" if label else str(error))
+        if errors:
+            errors.append(str(_("Filters with errors were ignored.")))
         return errors
 
     def value_of(self, name: str, default: Any = None) -> Any:

@@ -93,10 +93,10 @@ def customer_refresh(
     fetched = customer_fetch(external_userid=external_userid, client=client)
     if fetched is None:
         return None
-    for follow in fetched.follows:
-        userid = str(follow.get("userid") or "")
-        if userid and not Guide.objects.filter(userid=userid).exists():
-            guide_refresh(userid=userid)
+    userids = {str(f.get("userid")) for f in fetched.follows if f.get("userid")}
+    known = set(Guide.objects.filter(userid__in=userids).values_list("userid", flat=True))
+    for userid in sorted(userids - known):
+        guide_refresh(userid=userid)
     rows = [follow_row(external_userid, f) for f in fetched.follows if f.get("userid")]
     latest = max((row[-1] for row in rows), default=from_epoch(0))
     with transaction.atomic():

@@ -260,9 +260,8 @@ def _sync_contacts(run: SyncRun, client: WeComClient) -> None:
         if buffered >= FLUSH_ROWS or time.monotonic() - last_flush >= FLUSH_SECONDS:
             _flush(run, pages, batch_index=batch_index, cursor=cursor)
             pages, buffered, last_flush = [], 0, time.monotonic()
-    _flush(run, pages, batch_index=batch_index, cursor="", phase=SyncRun.Phase.GROUP_CHATS)
-    run.batch_index = 0
-    SyncRun.objects.filter(pk=run.pk).update(batch_index=0)
+    # batch_index starts over: the group chats phase walks owners with it.
+    _flush(run, pages, batch_index=0, cursor="", phase=SyncRun.Phase.GROUP_CHATS)
 
 
 # --- group chats -------------------------------------------------------------------------

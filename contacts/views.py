@@ -96,8 +96,6 @@ def customers(request: HttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET)
     filters = form.filters()
     errors = form.error_list()
-    if errors:
-        errors.append(_("Filters with errors were ignored."))
     page = _keyset(request, customer_list(filters), errors)
     return render(
         request,
@@ -248,8 +246,6 @@ def guides(request: HttpRequest) -> HttpResponse:
     form = GuideFilterForm(request.GET)
     store = form.value_of("store")
     errors = form.error_list()
-    if errors:
-        errors.append(_("Filters with errors were ignored."))
     qs = guide_list(
         store_id=store.pk if store is not None else None,
         status=form.value_of("status", ""),
@@ -291,8 +287,6 @@ def group_chats(request: HttpRequest) -> HttpResponse:
     form = GroupChatFilterForm(request.GET)
     owner = form.value_of("owner")
     errors = form.error_list()
-    if errors:
-        errors.append(_("Filters with errors were ignored."))
     qs = group_chat_list(
         owner_id=owner.pk if owner is not None else None,
         status=form.value_of("status", ""),
