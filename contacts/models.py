@@ -180,6 +180,7 @@ class Relation(models.Model):
                 condition=~models.Q(status="active"),
             ),
             GinIndex(fields=["remark_mobiles"], name="relation_mobiles"),
+            GinIndex(fields=["wecom_tag_ids"], name="relation_tags"),
             GinIndex(OpClass(Upper("remark"), name="gin_trgm_ops"), name="relation_remark_trgm"),
         ]
 
