@@ -23,6 +23,12 @@ AUDIT_ACTIONS: dict[str, Promise] = {
     "tags.created": _("Tags created"),
     "tags.renamed": _("Tag renamed"),
     "tags.deleted": _("Tag deleted"),
+    "tags.bulk_started": _("Bulk tagging started"),
+    "tags.bulk_cancelled": _("Bulk tagging cancelled"),
+    "tags.rule_saved": _("Auto-tag rule saved"),
+    "tags.rule_deleted": _("Auto-tag rule deleted"),
+    "segments.saved": _("Segment saved"),
+    "segments.deleted": _("Segment deleted"),
     "broadcast.confirmed": _("Group send confirmed"),
     "handover.started": _("Handover started"),
 }

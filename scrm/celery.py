@@ -57,6 +57,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=23),
         "kwargs": {"task_name": "tagging.tasks.tags_pull_task"},
     },
+    "tags-bulk-resume": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 120.0,
+        "kwargs": {"task_name": "tagging.tasks.bulk_tag_resume_task"},
+    },
     "contacts-deletion-digest": {
         "task": "scrm.tenant_tasks.fan_out_to_tenants",
         "schedule": crontab(hour=9, minute=0),

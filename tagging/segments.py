@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Customer, Guide, Relation
+from tagging.models import Segment
 
 MAX_DEPTH = 4
 MAX_CONDITIONS = 50
@@ -245,3 +246,52 @@ def segment_query_settings() -> Iterator[None]:
 def segment_count(definition: dict[str, Any]) -> int:
     with segment_query_settings():
         return segment_customers(definition).count()
+
+
+def segment_save(
+    *,
+    segment: Segment | None,
+    actor: Any,
+    name: str,
+    definition: Any,
+    description: str = "",
+) -> Segment:
+    """Create or update a saved segment (definition checked, its count refreshed)."""
+    from accounts.services import audit_record
+    from tagging.services import actor_label
+
+    name = str(name or "").strip()
+    if not name or len(name) > 100:
+        raise SegmentError(_("give the segment a name of at most 100 characters"))
+    same_name = Segment.objects.filter(name=name)
+    if segment is not None:
+        same_name = same_name.exclude(pk=segment.pk)
+    if same_name.exists():
+        raise SegmentError(_("a segment named “%(name)s” exists") % {"name": name})
+    cleaned = segment_clean(definition)
+    count = segment_count(cleaned)
+    now = timezone.now()
+    with transaction.atomic():
+        segment = segment or Segment(created_by=actor_label(actor), created_at=now)
+        segment.name, segment.description = name, str(description or "")[:500]
+        segment.definition, segment.updated_at = cleaned, now
+        segment.last_count, segment.last_counted_at = count, now
+        segment.save()
+        audit_record(action="segments.saved", actor=actor, target=segment, detail={"count": count})
+    return segment
+
+
+def segment_delete(*, segment: Segment, actor: Any) -> None:
+    from accounts.services import audit_record
+
+    with transaction.atomic():
+        audit_record(action="segments.deleted", actor=actor, detail={"name": segment.name})
+        segment.delete()
+
+
+def segment_refresh_count(segment: Segment) -> int:
+    """Count the saved segment now (a deleted tag in it matches nobody)."""
+    count = segment_count(segment_clean(segment.definition, check_exists=False))
+    segment.last_count, segment.last_counted_at = count, timezone.now()
+    segment.save(update_fields=["last_count", "last_counted_at"])
+    return count

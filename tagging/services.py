@@ -34,7 +34,7 @@ def _client() -> WeComClient:
     return wecom_client(app_kind="customer_contact")
 
 
-def _label(actor: Any) -> str:
+def actor_label(actor: Any) -> str:
     if actor is None:
         return ""
     return str(getattr(actor, "get_username", lambda: actor)())
@@ -189,7 +189,7 @@ def _record(
         wecom_id=wecom_id,
         name=name,
         before=before,
-        actor_label=_label(actor),
+        actor_label=actor_label(actor),
     )
 
 
@@ -328,56 +328,83 @@ def tag_delete(*, item: Tag | TagGroup, actor: Any, source: str = TagChange.Sour
         audit_record(action="tags.deleted", actor=actor, detail={"name": name, "id": wecom_id})
 
 
+def tags_check(tag_ids: list[str]) -> list[str]:
+    """The ids sorted and de-duplicated; TagInputError when one is not in the catalogue."""
+    wanted = sorted(set(tag_ids))
+    known = set(Tag.objects.filter(tag_id__in=wanted).values_list("tag_id", flat=True))
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise TagInputError(f"unknown tags: {', '.join(unknown)}")
+    return wanted
+
+
+def relation_mark_in_wecom(
+    *, client: WeComClient, relation: Any, add: list[str], remove: list[str]
+) -> None:
+    """mark_tag for one guide x customer (relation with guide and customer loaded)."""
+    body: dict[str, Any] = {
+        "userid": relation.guide.userid,
+        "external_userid": relation.customer.external_userid,
+    }
+    if add:
+        body["add_tag"] = add
+    if remove:
+        body["remove_tag"] = remove
+    client.post("externalcontact/mark_tag", data=body)
+
+
+def relation_tags_save(
+    *, relation_id: int, add: list[str], remove: list[str], actor_label: str
+) -> list[str]:
+    """Record what WeCom accepted: the relation's tags and a timeline entry. Call inside a
+    transaction; the relation's row is locked so concurrent marks never lose a tag."""
+    from contacts.models import CustomerEvent, Relation
+    from contacts.services import customer_event_record
+
+    locked = Relation.objects.select_for_update().get(pk=relation_id)
+    tags = sorted((set(locked.wecom_tag_ids) | set(add)) - set(remove))
+    locked.wecom_tag_ids = tags
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["wecom_tag_ids", "updated_at"])
+    customer_event_record(
+        customer_id=locked.customer_id,
+        kind=CustomerEvent.Kind.TAGGED,
+        occurred_at=locked.updated_at,
+        guide_id=locked.guide_id,
+        data={"added": add, "removed": remove, "by": actor_label},
+    )
+    return tags
+
+
 def relation_tags_change(
     *,
     relation: Any,
     actor: Any,
     add: list[str] | None = None,
     remove: list[str] | None = None,
+    client: WeComClient | None = None,
 ) -> list[str]:
     """Mark and unmark corp tags on one relation (WeCom tags per guide × customer): WeCom
     first, through the rate limiter, then here with a timeline entry. Returns the relation's
     tag ids. Raises TagInputError for unknown tags (nothing sent), WeComError when WeCom
     refuses (nothing saved)."""
-    from contacts.models import CustomerEvent, Relation
-    from contacts.services import customer_event_record
+    from contacts.models import Relation
 
     add_ids = sorted(set(add or []))
     remove_ids = sorted(set(remove or []) - set(add_ids))
     if not add_ids and not remove_ids:
         raise TagInputError("nothing to add or remove")
-    known = set(
-        Tag.objects.filter(tag_id__in=add_ids + remove_ids).values_list("tag_id", flat=True)
-    )
-    unknown = sorted(set(add_ids) - known)
-    if unknown:
-        raise TagInputError(f"unknown tags: {', '.join(unknown)}")
+    tags_check(add_ids)
     relation = Relation.objects.select_related("guide", "customer").get(pk=relation.pk)
     current = set(relation.wecom_tag_ids)
     to_add = [t for t in add_ids if t not in current]
     to_remove = [t for t in remove_ids if t in current]
     if not to_add and not to_remove:
         return sorted(current)
-    body: dict[str, Any] = {
-        "userid": relation.guide.userid,
-        "external_userid": relation.customer.external_userid,
-    }
-    if to_add:
-        body["add_tag"] = to_add
-    if to_remove:
-        body["remove_tag"] = to_remove
-    _client().post("externalcontact/mark_tag", data=body)
+    relation_mark_in_wecom(
+        client=client or _client(), relation=relation, add=to_add, remove=to_remove
+    )
     with transaction.atomic():
-        locked = Relation.objects.select_for_update().get(pk=relation.pk)
-        tags = sorted((set(locked.wecom_tag_ids) | set(to_add)) - set(to_remove))
-        locked.wecom_tag_ids = tags
-        locked.updated_at = timezone.now()
-        locked.save(update_fields=["wecom_tag_ids", "updated_at"])
-        customer_event_record(
-            customer_id=locked.customer_id,
-            kind=CustomerEvent.Kind.TAGGED,
-            occurred_at=locked.updated_at,
-            guide_id=locked.guide_id,
-            data={"added": to_add, "removed": to_remove, "by": _label(actor)},
+        return relation_tags_save(
+            relation_id=relation.pk, add=to_add, remove=to_remove, actor_label=actor_label(actor)
         )
-    return tags
