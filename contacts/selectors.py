@@ -62,6 +62,10 @@ class CustomerFilters:
     add_way: int | None = None
     state: str = ""
     customer_type: int | None = None
+    # Any of these WeCom tag ids on some relation of the customer.
+    tag_ids: list[str] = field(default_factory=list)
+    # A saved segment (tagging.Segment) the customer belongs to.
+    segment_id: int | None = None
 
     def relation_q(self) -> Q | None:
         """Conditions one relation must meet, or None when no relation filter is set."""
@@ -89,11 +93,22 @@ class CustomerFilters:
         return q if q.children else None
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) in (None, "") for f in fields(self))
+        return all(getattr(self, f.name) in (None, "", []) for f in fields(self))
 
 
 def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _segment_q(segment_id: int) -> Q:
+    """The saved segment's filter; an unknown segment matches nobody."""
+    from tagging.models import Segment
+    from tagging.segments import segment_clean, segment_q
+
+    definition = Segment.objects.filter(pk=segment_id).values_list("definition", flat=True).first()
+    if definition is None:
+        return Q(pk__in=[])
+    return segment_q(segment_clean(definition, check_exists=False))
 
 
 def customer_search_ids(q: str) -> QuerySet[Any]:
@@ -124,6 +139,13 @@ def customer_list(filters: CustomerFilters | None = None) -> QuerySet[Customer]:
         qs = qs.filter(Exists(Relation.objects.filter(relation_q, customer_id=OuterRef("pk"))))
     if filters.customer_type is not None:
         qs = qs.filter(type=filters.customer_type)
+    if filters.tag_ids:
+        tagged = Relation.objects.filter(
+            customer_id=OuterRef("pk"), wecom_tag_ids__overlap=filters.tag_ids
+        )
+        qs = qs.filter(Exists(tagged))
+    if filters.segment_id is not None:
+        qs = qs.filter(_segment_q(filters.segment_id))
     if filters.q.strip():
         qs = qs.filter(pk__in=customer_search_ids(filters.q))
     relations = Relation.objects.select_related("guide__store").order_by("-added_at", "-id")

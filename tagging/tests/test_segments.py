@@ -334,3 +334,31 @@ def test_unknown_tags_are_refused_on_save_but_match_nobody_later(population):
         with pytest.raises(SegmentError, match="rules\\[0\\]: unknown tags: et_gone"):
             segment_clean(definition)
         assert segment_count(segment_clean(definition, check_exists=False)) == 0
+
+
+@pytest.mark.django_db
+def test_the_customers_list_filters_by_segment_and_by_tags(population):
+    from contacts.selectors import CustomerFilters, customer_list
+    from tagging.segments import segment_save
+
+    definition = {
+        "op": "or",
+        "rules": [
+            {"field": "tags", "op": "all", "values": ["et01", "et02"]},
+            {"field": "gender", "op": "in", "values": [2]},
+        ],
+    }
+    with schema_context("alpha"):
+        segment = segment_save(segment=None, actor=None, name="女性或双标签", definition=definition)
+        expected = brute_force(segment_clean(definition), population)
+        assert segment.last_count == len(expected)
+
+        listed = customer_list(CustomerFilters(segment_id=segment.pk))
+        assert {c.pk for c in listed} == expected
+        assert not customer_list(CustomerFilters(segment_id=segment.pk + 1000)).exists()
+
+        tagged = customer_list(CustomerFilters(tag_ids=["et03", "et04"]))
+        expected_tagged = brute_force(
+            one({"field": "tags", "op": "any", "values": ["et03", "et04"]}), population
+        )
+        assert {c.pk for c in tagged} == expected_tagged
