@@ -429,6 +429,7 @@ def console_tags(sb: "Sandbox", corp: Corp, body: dict[str, Any]) -> dict[str, A
     body: {"op": "create", "group_name" | "group_id", "tags": ["a", "b"]}
           {"op": "update", "id", "name"?, "order"?}
           {"op": "delete", "tag_id": [...], "group_id": [...]}
+          {"op": "shuffle", "group_id", "tag_ids": [...]}  (the group's tags, first first)
     """
     op = body.get("op")
     events: list[dict[str, Any]] = []
@@ -455,12 +456,22 @@ def console_tags(sb: "Sandbox", corp: Corp, body: dict[str, Any]) -> dict[str, A
         )
         events.append({"Id": body["id"], "TagType": kind, "ChangeType": "update"})
         result = {}
+    elif op == "shuffle":
+        group = corp.tag_groups.get(str(body.get("group_id")))
+        order = list(body.get("tag_ids") or [])
+        if group is None or sorted(order) != sorted(group.tag_ids):
+            raise ValueError("shuffle takes a group_id and every tag id of that group")
+        # WeCom sorts a higher order first: the first tag gets the highest.
+        for position, tag_id in enumerate(order):
+            corp.tags[tag_id].order = len(order) - position
+        events.append({"Id": group.group_id, "TagType": "tag_group", "ChangeType": "shuffle"})
+        result = {}
     elif op == "delete":
         deleted = corp_tags.delete(corp, tag_ids=body.get("tag_id"), group_ids=body.get("group_id"))
         events += [{"Id": i, "TagType": kind, "ChangeType": "delete"} for kind, i in deleted]
         result = {"deleted": [{"type": kind, "id": i} for kind, i in deleted]}
     else:
-        raise ValueError("op is create, update or delete")
+        raise ValueError("op is create, update, shuffle or delete")
     result["delivery_ids"] = [
         sb.emit(corp, "customer_contact", {"Event": "change_external_tag", **event})
         for event in events

@@ -585,7 +585,8 @@ class SandboxControl:
         )
 
     def console_corp_tags(self, corp_id: str, op: str, **body: Any) -> dict[str, Any]:
-        """Admin-console tag edit (sends change_external_tag): op create / update / delete."""
+        """Admin-console tag edit (sends change_external_tag): op create / update / shuffle /
+        delete."""
         return self._post(f"corps/{corp_id}/console/corp_tags", {"op": op, **body})
 
     # --- callbacks --------------------------------------------------------------------
