@@ -143,7 +143,7 @@ def filters_for_audit(filters: CustomerFilters) -> dict[str, Any]:
     """The filters that are set, as JSON values (for the audit log)."""
     detail: dict[str, Any] = {}
     for name, value in vars(filters).items():
-        if value in (None, ""):
+        if value in (None, "", []):
             continue
         detail[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return detail

@@ -29,7 +29,7 @@ from contacts.forms import (
     GuideFilterForm,
     filters_for_audit,
 )
-from contacts.models import Customer, GroupChat, Guide
+from contacts.models import Customer, GroupChat, Guide, Relation
 from contacts.selectors import (
     CustomerFilters,
     InvalidCursor,
@@ -52,6 +52,7 @@ from contacts.services import (
     contact_settings_update,
     sync_start,
 )
+from tagging.selectors import tag_options, tags_by_ids
 
 ANY_ROLE = (User.Role.ADMIN, User.Role.OPERATOR, User.Role.VIEWER)
 CAN_WRITE = (User.Role.ADMIN, User.Role.OPERATOR)
@@ -111,17 +112,41 @@ def customers(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _relation_tag_rows(relations: list[Relation], *, with_picker: bool) -> list[dict[str, Any]]:
+    """Each relation with its tags as (tag_id, Tag | None) chips (None: an id the catalogue
+    does not know, shown as the id) and, for operators who may tag, the catalogue's tags it
+    does not carry yet. One query whatever the number of relations: the whole catalogue
+    (at most 3,000 tags) for the picker, else only the tags carried (none if no tags)."""
+    if with_picker:
+        catalogue = tag_options()
+        known = {tag.tag_id: tag for tag in catalogue}
+    else:
+        catalogue = []
+        known = tags_by_ids(tag_id for relation in relations for tag_id in relation.wecom_tag_ids)
+    return [
+        {
+            "relation": relation,
+            "chips": [(tag_id, known.get(tag_id)) for tag_id in relation.wecom_tag_ids],
+            "options": [tag for tag in catalogue if tag.tag_id not in relation.wecom_tag_ids],
+        }
+        for relation in relations
+    ]
+
+
 @role_required(*ANY_ROLE)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer: Customer = _get_or_404(customer_get, customer_id=pk)
     errors: list[str] = []
     timeline = _keyset(request, customer_timeline(customer_id=customer.pk), errors)
+    can_tag = _role(request) in CAN_WRITE
+    relations = list(customer.relations.all())
     return render(
         request,
         "contacts/customer_detail.html",
         {
             "customer": customer,
-            "relations": customer.relations.all(),
+            "relation_rows": _relation_tag_rows(relations, with_picker=can_tag),
+            "can_tag": can_tag,
             "timeline": timeline,
             "errors": errors,
             "active_nav": "customers",

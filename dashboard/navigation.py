@@ -34,7 +34,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
             NavItem("group_chats", _("Group chats"), "contacts:group_chats"),
             NavItem("deletions", _("Deletion alerts"), "contacts:deletions"),
             NavItem("sync", _("Sync with WeCom"), "contacts:sync"),
-            NavItem("tags", _("Tags & segments"), ""),
+            NavItem("tags", _("Tags"), "tagging:tags"),
         ],
     ),
     (

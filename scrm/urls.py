@@ -8,6 +8,8 @@ from scrm.views import healthz
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("contacts.urls")),
+    path("", include("tagging.audience_urls")),
+    path("tags/", include("tagging.urls")),
     path("accounts/", include("accounts.urls")),
     path("wecom/", include("scrm.wecom.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from contacts.models import Customer, Relation
@@ -57,11 +58,11 @@ def _job_create(
     *, action: str, tag_ids: list[str], source: str, actor: Any, **fields: Any
 ) -> BulkTagJob:
     if action not in BulkTagJob.Action.values:
-        raise BulkInputError("action is add or remove")
+        raise BulkInputError(_("action is add or remove"))
     if not tag_ids:
-        raise BulkInputError("choose at least one tag")
+        raise BulkInputError(_("choose at least one tag"))
     if len(set(tag_ids)) > MAX_TAGS:
-        raise BulkInputError(f"at most {MAX_TAGS} tags per job")
+        raise BulkInputError(_("at most %(n)d tags per job") % {"n": MAX_TAGS})
     try:
         tags = tags_check(tag_ids) if action == BulkTagJob.Action.ADD else sorted(set(tag_ids))
     except TagInputError as exc:
@@ -167,7 +168,7 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BulkInputError("the file is neither UTF-8 nor GBK text")
+    raise BulkInputError(_("the file is neither UTF-8 nor GBK text"))
 
 
 def csv_lines(data: bytes) -> list[CsvLine]:
@@ -178,12 +179,14 @@ def csv_lines(data: bytes) -> list[CsvLine]:
     external_userid (or phone / 手机号) is read, else the first.
     """
     if len(data) > MAX_CSV_BYTES:
-        raise BulkInputError(f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+        raise BulkInputError(
+            _("the file is larger than %(n)d MB") % {"n": MAX_CSV_BYTES // (1024 * 1024)}
+        )
     text = _decode(data)
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
-        raise BulkInputError(f"not a CSV file: {exc}") from exc
+        raise BulkInputError(_("not a CSV file: %(error)s") % {"error": exc}) from exc
     column = 0
     start = 0
     if rows:
@@ -197,7 +200,7 @@ def csv_lines(data: bytes) -> list[CsvLine]:
         if not any(cell.strip() for cell in row):
             continue
         if len(lines) >= MAX_CSV_LINES:
-            raise BulkInputError(f"at most {MAX_CSV_LINES} lines per file")
+            raise BulkInputError(_("at most %(n)d lines per file") % {"n": MAX_CSV_LINES})
         value = row[column].strip() if column < len(row) else ""
         item = CsvLine(line=number, value=value[:200])
         compact = re.sub(r"[\s-]", "", value)
@@ -215,7 +218,7 @@ def csv_lines(data: bytes) -> list[CsvLine]:
             seen[value] = number
         lines.append(item)
     if not lines:
-        raise BulkInputError("the file has no rows")
+        raise BulkInputError(_("the file has no rows"))
     return lines
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from contacts.models import Guide, Relation, Store
@@ -91,7 +92,7 @@ def _clean_time(value: Any) -> time | None:
     try:
         return time.fromisoformat(str(value))
     except ValueError:
-        raise TagInputError(f"“{value}” is not a time (HH:MM)") from None
+        raise TagInputError(_("“%(value)s” is not a time (HH:MM)") % {"value": value}) from None
 
 
 def rule_save(
@@ -116,26 +117,26 @@ def rule_save(
 
     name = str(name or "").strip()
     if not name or len(name) > 100:
-        raise TagInputError("give the rule a name of at most 100 characters")
+        raise TagInputError(_("give the rule a name of at most 100 characters"))
     if not tag_ids:
-        raise TagInputError("choose at least one tag to apply")
+        raise TagInputError(_("choose at least one tag to apply"))
     tags = tags_check(tag_ids)
     weekdays = sorted(set(weekdays or []))
     if any(not 1 <= d <= 7 for d in weekdays):
-        raise TagInputError("weekdays are 1 (Monday) to 7 (Sunday)")
+        raise TagInputError(_("weekdays are 1 (Monday) to 7 (Sunday)"))
     start, end = _clean_time(hour_from), _clean_time(hour_until)
     if (start is None) != (end is None) or (start is not None and start == end):
-        raise TagInputError("give both daily hours, different from each other, or neither")
+        raise TagInputError(_("give both daily hours, different from each other, or neither"))
     if valid_from and valid_until and valid_from >= valid_until:
-        raise TagInputError("the campaign's start is after its end")
+        raise TagInputError(_("the campaign's start is after its end"))
     related: dict[str, tuple[Any, list[int]]] = {
-        "channels": (Channel.objects, channel_ids or []),
-        "guides": (Guide.objects, guide_ids or []),
-        "stores": (Store.objects, store_ids or []),
+        _("unknown channels: %(ids)s"): (Channel.objects, channel_ids or []),
+        _("unknown guides: %(ids)s"): (Guide.objects, guide_ids or []),
+        _("unknown stores: %(ids)s"): (Store.objects, store_ids or []),
     }
-    for label, (manager, ids) in related.items():
+    for message, (manager, ids) in related.items():
         if manager.filter(pk__in=ids).count() != len(set(ids)):
-            raise TagInputError(f"unknown {label}: {ids}")
+            raise TagInputError(message % {"ids": ids})
     with transaction.atomic():
         rule = rule or AutoTagRule(created_by=actor_label(actor))
         rule.name, rule.tag_ids, rule.is_active = name, tags, is_active

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from contacts.upserts import from_epoch
@@ -43,9 +44,9 @@ def actor_label(actor: Any) -> str:
 def clean_name(name: Any) -> str:
     text = str(name or "").strip()
     if not text:
-        raise TagInputError("the name is empty")
+        raise TagInputError(_("the name is empty"))
     if len(text) > NAME_MAX:
-        raise TagInputError(f"names are at most {NAME_MAX} characters")
+        raise TagInputError(_("names are at most %(n)d characters") % {"n": NAME_MAX})
     return text
 
 
@@ -205,17 +206,19 @@ def tags_add(
     with WeCom's ids. Raises TagInputError (nothing sent) or WeComError (nothing saved)."""
     cleaned = list(dict.fromkeys(clean_name(n) for n in names))
     if not cleaned:
-        raise TagInputError("give at least one tag name")
+        raise TagInputError(_("give at least one tag name"))
     if group is None:
         group_name = clean_name(group_name)
         if TagGroup.objects.filter(name=group_name).exists():
-            raise TagInputError(f"a tag group named “{group_name}” exists")
+            raise TagInputError(_("a tag group named “%(name)s” exists") % {"name": group_name})
     else:
         taken = set(group.tags.filter(name__in=cleaned).values_list("name", flat=True))
         if taken:
-            raise TagInputError(f"already in this group: {', '.join(sorted(taken))}")
+            raise TagInputError(
+                _("already in this group: %(names)s") % {"names": ", ".join(sorted(taken))}
+            )
     if Tag.objects.count() + len(cleaned) > TAGS_PER_CORP:
-        raise TagInputError(f"WeCom allows {TAGS_PER_CORP} corp tags per corp")
+        raise TagInputError(_("WeCom allows %(n)d corp tags per corp") % {"n": TAGS_PER_CORP})
     body: dict[str, Any] = {"tag": [{"name": n} for n in cleaned]}
     if group is None:
         body["group_name"] = group_name
@@ -281,7 +284,7 @@ def tag_rename(
         else TagGroup.objects.all()
     )
     if siblings.filter(name=new_name).exclude(pk=item.pk).exists():
-        raise TagInputError(f"“{new_name}” is taken")
+        raise TagInputError(_("“%(name)s” is taken") % {"name": new_name})
     _client().post("externalcontact/edit_corp_tag", data={"id": wecom_id, "name": new_name})
     with transaction.atomic():
         before = item.name
@@ -302,7 +305,8 @@ def tag_rename(
 
 
 def tag_delete(*, item: Tag | TagGroup, actor: Any, source: str = TagChange.Source.CONSOLE) -> None:
-    """Delete a tag or a whole group in WeCom, then here (and from every customer)."""
+    """Delete a tag or a whole group in WeCom, then here (and from every customer). WeCom
+    drops a group whose last tag goes: so do we."""
     is_group = isinstance(item, TagGroup)
     if isinstance(item, TagGroup):
         body: dict[str, list[str]] = {"group_id": [item.group_id]}
@@ -326,6 +330,18 @@ def tag_delete(*, item: Tag | TagGroup, actor: Any, source: str = TagChange.Sour
             name=name,
         )
         audit_record(action="tags.deleted", actor=actor, detail={"name": name, "id": wecom_id})
+        if isinstance(item, Tag):
+            emptied = TagGroup.objects.filter(pk=item.group_id, tags__isnull=True).first()
+            if emptied is not None:
+                emptied.delete()
+                _record(
+                    TagChange.Kind.DELETED,
+                    source=source,
+                    actor=actor,
+                    is_group=True,
+                    wecom_id=emptied.group_id,
+                    name=emptied.name,
+                )
 
 
 def tags_check(tag_ids: list[str]) -> list[str]:
@@ -334,7 +350,7 @@ def tags_check(tag_ids: list[str]) -> list[str]:
     known = set(Tag.objects.filter(tag_id__in=wanted).values_list("tag_id", flat=True))
     unknown = [t for t in wanted if t not in known]
     if unknown:
-        raise TagInputError(f"unknown tags: {', '.join(unknown)}")
+        raise TagInputError(_("unknown tags: %(ids)s") % {"ids": ", ".join(unknown)})
     return wanted
 
 
@@ -393,7 +409,7 @@ def relation_tags_change(
     add_ids = sorted(set(add or []))
     remove_ids = sorted(set(remove or []) - set(add_ids))
     if not add_ids and not remove_ids:
-        raise TagInputError("nothing to add or remove")
+        raise TagInputError(_("nothing to add or remove"))
     tags_check(add_ids)
     relation = Relation.objects.select_related("guide", "customer").get(pk=relation.pk)
     current = set(relation.wecom_tag_ids)

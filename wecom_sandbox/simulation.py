@@ -457,14 +457,14 @@ def console_tags(sb: "Sandbox", corp: Corp, body: dict[str, Any]) -> dict[str, A
         events.append({"Id": body["id"], "TagType": kind, "ChangeType": "update"})
         result = {}
     elif op == "shuffle":
-        group = corp.tag_groups.get(str(body.get("group_id")))
+        shuffled = corp.tag_groups.get(str(body.get("group_id")))
         order = list(body.get("tag_ids") or [])
-        if group is None or sorted(order) != sorted(group.tag_ids):
+        if shuffled is None or sorted(order) != sorted(shuffled.tag_ids):
             raise ValueError("shuffle takes a group_id and every tag id of that group")
         # WeCom sorts a higher order first: the first tag gets the highest.
         for position, tag_id in enumerate(order):
             corp.tags[tag_id].order = len(order) - position
-        events.append({"Id": group.group_id, "TagType": "tag_group", "ChangeType": "shuffle"})
+        events.append({"Id": shuffled.group_id, "TagType": "tag_group", "ChangeType": "shuffle"})
         result = {}
     elif op == "delete":
         deleted = corp_tags.delete(corp, tag_ids=body.get("tag_id"), group_ids=body.get("group_id"))

@@ -5,4 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("contacts.api.urls")),
+    path("", include("tagging.api.urls")),
+    path("", include("tagging.api.audience_urls")),
 ]

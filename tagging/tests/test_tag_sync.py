@@ -119,6 +119,17 @@ def test_console_edits_go_to_wecom_first_with_wecom_ids(corp):
         assert tags_pull().changes == []
 
 
+def test_deleting_a_groups_last_tag_deletes_the_group_as_wecom_does(corp):
+    with schema_context("alpha"):
+        [only] = tags_add(group_name="临时", names=["试用"], actor=None)
+        tag_delete(item=only, actor=None)
+
+        assert our_catalogue() == wecom_catalogue() == {}
+        deleted = set(TagChange.objects.filter(kind="deleted").values_list("is_group", "name"))
+        assert deleted == {(False, "试用"), (True, "临时")}
+        assert tags_pull().changes == []
+
+
 def test_bad_names_are_refused_before_anything_is_sent(corp):
     with schema_context("alpha"):
         with pytest.raises(TagInputError, match="30"):
