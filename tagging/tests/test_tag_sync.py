@@ -86,6 +86,21 @@ def test_rename_and_delete_in_wecom_win_and_untag_customers(corp):
         assert relation.wecom_tag_ids == [lipstick]
 
 
+def test_a_shuffle_in_wecom_reorders_ours(corp):
+    created = corp.console_corp_tags(CORP_ID, "create", group_name="尺码", tags=["S", "M", "L"])
+    small, medium, large = created["tag_ids"]
+    with schema_context("alpha"):
+        tags_pull()
+        corp.console_corp_tags(
+            CORP_ID, "shuffle", group_id=created["group_id"], tag_ids=[large, medium, small]
+        )
+        deliver_tag_event(corp, Id=created["group_id"], TagType="tag_group", ChangeType="shuffle")
+
+        ordered = Tag.objects.order_by("-order", "id").values_list("name", flat=True)
+        assert list(ordered) == ["L", "M", "S"]
+        assert TagChange.objects.filter(kind="reordered", source="wecom").count() >= 2
+
+
 def test_a_conflicting_rename_resolves_to_wecom(corp):
     created = corp.console_corp_tags(CORP_ID, "create", group_name="渠道", tags=["门店"])
     tag_id = created["tag_ids"][0]
