@@ -28,7 +28,8 @@ def rule_relations_q(rule: AutoTagRule) -> Q:
     q = Q()
     channel_ids = [c.pk for c in rule.channels.all()]
     if channel_ids:
-        q &= Q(state__in=LiveCode.objects.filter(channel_id__in=channel_ids).values("state"))
+        states = LiveCode.objects.filter(channel_id__in=channel_ids).values_list("state", flat=True)
+        q &= Q(state__in=list(states))
     if rule.add_ways:
         q &= Q(add_way__in=rule.add_ways)
     guide_ids = [g.pk for g in rule.guides.all()]

@@ -41,8 +41,9 @@ from tagging.models import Segment
 MAX_DEPTH = 4
 MAX_CONDITIONS = 50
 MAX_VALUES = 1000
-# Hashing a million customer ids for a semi-join or an OR'ed condition needs more than the
-# default 4 MB; without it PostgreSQL falls back to plans that probe row by row.
+# Hashing a million customer ids for a condition under OR needs more than the default
+# 4 MB, or PostgreSQL probes the relation index row by row (bench/segments.py: about even
+# at a million relations, worse beyond and on a cold cache).
 WORK_MEM = "128MB"
 
 LIST_FIELDS = ("channel", "guide", "store", "status", "gender", "customer_type")
@@ -211,8 +212,10 @@ def _condition_q(node: dict[str, Any]) -> Q:
         q = _has_relation(Q(guide_id__in=_store_guides(values)))
     elif field == "status":
         q = _has_relation(Q(status__in=values))
-    else:  # channel
-        states = LiveCode.objects.filter(channel_id__in=values).values("state")
+    else:  # channel: literal states, like the store's guide ids
+        states = list(
+            LiveCode.objects.filter(channel_id__in=values).values_list("state", flat=True)
+        )
         q = _has_relation(Q(state__in=states))
     return ~q if op == "not_in" else q
 
