@@ -114,6 +114,30 @@ class CustomerFilterForm(FilterForm):
         label=_("Channel state"),
         widget=forms.TextInput(attrs={"placeholder": _("state")}),
     )
+    # Any of these tags on some relation; the catalogue's choices are loaded per form.
+    tag = forms.MultipleChoiceField(
+        required=False,
+        label=_("Tags (any of)"),
+        widget=forms.SelectMultiple(attrs={"size": 3}),
+    )
+    segment: "forms.ModelChoiceField[Any]" = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label=_("Segment"),
+        empty_label=_("Any segment"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from tagging.audience_forms import tag_choices
+        from tagging.models import Segment
+
+        super().__init__(*args, **kwargs)
+        tag = self.fields["tag"]
+        assert isinstance(tag, forms.MultipleChoiceField)
+        tag.choices = tag_choices()
+        segment = self.fields["segment"]
+        assert isinstance(segment, forms.ModelChoiceField)
+        segment.queryset = Segment.objects.order_by("name", "id")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -136,6 +160,8 @@ class CustomerFilterForm(FilterForm):
             add_way=self.value_of("add_way"),
             state=self.value_of("state", ""),
             customer_type=self.value_of("customer_type"),
+            tag_ids=list(self.value_of("tag", [])),
+            segment_id=segment.pk if (segment := self.value_of("segment")) is not None else None,
         )
 
 

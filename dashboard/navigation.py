@@ -35,6 +35,9 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
             NavItem("deletions", _("Deletion alerts"), "contacts:deletions"),
             NavItem("sync", _("Sync with WeCom"), "contacts:sync"),
             NavItem("tags", _("Tags"), "tagging:tags"),
+            NavItem("segments", _("Segments"), "audience:segments"),
+            NavItem("rules", _("Auto-tag rules"), "audience:rules"),
+            NavItem("bulk_jobs", _("Bulk tagging"), "audience:bulk_jobs"),
         ],
     ),
     (

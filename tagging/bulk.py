@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.services import audit_record
 from contacts.models import Customer, Relation
@@ -44,6 +45,32 @@ MAX_TAGS = 20
 PHONE_RE = re.compile(r"^\+?\d{5,20}$")
 ID_COLUMNS = {"external_userid", "客户id", "userid", "id"}
 PHONE_COLUMNS = {"phone", "mobile", "手机", "手机号", "电话"}
+
+
+# Why a row was not done, stored in English (BulkTagRow.error) and shown in the reader's
+# language by `row_reason_text`; WeCom refusals store WeCom's meaning instead.
+ROW_REASONS = {
+    "empty cell": gettext_lazy("empty cell"),
+    "neither an external_userid (wm…/wo…) nor a phone number": gettext_lazy(
+        "neither an external_userid (wm…/wo…) nor a phone number"
+    ),
+    "no customer with this external_userid": gettext_lazy("no customer with this external_userid"),
+    "no guide noted this phone number": gettext_lazy("no guide noted this phone number"),
+    "no guide holds them now": gettext_lazy("no guide holds them now"),
+    "the guide no longer holds this customer": gettext_lazy(
+        "the guide no longer holds this customer"
+    ),
+}
+SAME_AS_LINE = re.compile(r"same as line (?P<line>\d+)")
+
+
+def row_reason_text(error: str) -> str:
+    """A row's stored reason in the active language (unknown text is shown as stored)."""
+    match = SAME_AS_LINE.fullmatch(error)
+    if match:
+        return _("same as line %(line)s") % {"line": match["line"]}
+    known = ROW_REASONS.get(error)
+    return str(known) if known is not None else error
 
 
 class BulkInputError(ValueError):

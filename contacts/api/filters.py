@@ -15,6 +15,7 @@ from contacts.models import Customer, GroupChat, Guide, Relation
 from contacts.selectors import PHONE_RE, CustomerFilters, guide_id_for_userid
 
 MAX_ID = 2**63 - 1
+MAX_TAG_FILTERS = 100
 # Matches no row: ids start at 1.
 NO_ROW = 0
 
@@ -86,6 +87,14 @@ class CustomerFilterParams(serializers.Serializer):
         required=False,
         help_text="1 WeChat user, 2 WeCom user.",
     )
+    tag = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=MAX_TAG_FILTERS,
+        help_text="Customers carrying any of these WeCom tag ids on some relation; repeat "
+        "the parameter for several (`?tag=et1&tag=et2`).",
+    )
+    segment = id_param(help_text="Customers of this saved segment (its id).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         added_from, added_to = attrs.get("added_from"), attrs.get("added_to")
@@ -93,9 +102,20 @@ class CustomerFilterParams(serializers.Serializer):
             raise ValidationError({"added_to": [_("added_to is before added_from.")]})
         return attrs
 
+    def validate_segment(self, value: int | None) -> int | None:
+        from tagging.models import Segment
+
+        if value is not None and not Segment.objects.filter(pk=value).exists():
+            raise ValidationError(_("No such segment."))
+        return value
+
 
 class RelationFilterParams(CustomerFilterParams):
     customer = id_param(help_text="Relations of this customer (our customer id).")
+    # The relations list answers per relation: customer-level tag and segment filters
+    # would read ambiguously there.
+    tag = None  # type: ignore[assignment]
+    segment = None  # type: ignore[assignment]
 
 
 class GuideFilterParams(serializers.Serializer):
@@ -178,4 +198,6 @@ def customer_filters(params: dict[str, Any], *, sees_phones: bool) -> CustomerFi
         add_way=params.get("add_way"),
         state=(params.get("state") or "").strip(),
         customer_type=params.get("type"),
+        tag_ids=list(params.get("tag") or []),
+        segment_id=params.get("segment"),
     )
