@@ -47,3 +47,22 @@ def test_contacts_sync_benchmark_smoke():
     for case in figures["latency"].values():
         for surface in ("console", "api", "selector"):
             assert case[surface]["p50_ms"] > 0
+
+
+def test_segments_benchmark_smoke():
+    figures = run_bench("segments")
+
+    assert figures["failures"] == []
+    assert figures["data"]["relations"] == figures["data"]["relations_in_db"] == 20000
+    assert figures["check"]["method"] == "brute force in Python"
+    assert figures["check"]["equal"] is True
+    segments = figures["counts"]["segments"]
+    assert len(segments) >= 6
+    assert figures["counts"]["baseline"]["p50_ms"] > 0
+    for name, case in segments.items():
+        assert case["p50_ms"] > 0
+        assert case["customers"] == figures["check"]["compared"][name]
+    made = figures["materialise"]
+    assert made["customers"] >= 10000
+    assert made["rows"] == made["active_relations_of_customers"] > made["customers"]
+    assert made["rows_per_second"] > 0
