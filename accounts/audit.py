@@ -29,6 +29,9 @@ AUDIT_ACTIONS: dict[str, Promise] = {
     "tags.rule_deleted": _("Auto-tag rule deleted"),
     "segments.saved": _("Segment saved"),
     "segments.deleted": _("Segment deleted"),
+    "channels.created": _("Channel created"),
+    "channels.updated": _("Channel edited"),
+    "channels.deleted": _("Channel deleted"),
     "broadcast.confirmed": _("Group send confirmed"),
     "handover.started": _("Handover started"),
 }

@@ -143,6 +143,19 @@ class Relation(models.Model):
     remark_mobiles = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     add_way = models.IntegerField(_("how added"), choices=AddWay.choices, default=0)
     state = models.CharField(_("channel state"), max_length=64, blank=True)
+    # The channel whose live code brought the relation (its `state`), set when the add is
+    # processed; a state no live code has is kept and flagged.
+    channel = models.ForeignKey(
+        "channels_qr.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("channel"),
+    )
+    # db_default: the sync writes relations in raw SQL that does not name this column.
+    state_unknown = models.BooleanField(default=False, db_default=False)
     oper_userid = models.CharField(max_length=64, blank=True)
     # WeCom corp tag ids on this relation, as WeCom last reported them.
     wecom_tag_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
@@ -181,6 +194,11 @@ class Relation(models.Model):
             ),
             GinIndex(fields=["remark_mobiles"], name="relation_mobiles"),
             GinIndex(fields=["wecom_tag_ids"], name="relation_tags"),
+            models.Index(
+                fields=["channel", "added_at"],
+                name="relation_channel_added",
+                condition=models.Q(channel__isnull=False),
+            ),
             GinIndex(OpClass(Upper("remark"), name="gin_trgm_ops"), name="relation_remark_trgm"),
         ]
 

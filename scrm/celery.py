@@ -57,6 +57,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=23),
         "kwargs": {"task_name": "tagging.tasks.tags_pull_task"},
     },
+    "channels-live-codes-sync": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 60.0,
+        "kwargs": {"task_name": "channels_qr.tasks.live_codes_sync_task"},
+    },
     "tags-bulk-resume": {
         "task": "scrm.tenant_tasks.fan_out_to_tenants",
         "schedule": 120.0,

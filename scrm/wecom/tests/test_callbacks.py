@@ -218,7 +218,9 @@ def test_handlers_run_in_declared_order_and_failures_are_recorded(alpha_app):
 
     assert calls == ["first", "second"]
     assert status == "failed"
-    assert event.handlers_done == ["test.first"]
+    # the apps' own handlers of this event (a welcome at order 0) may have run too
+    assert "test.first" in event.handlers_done
+    assert "test.second" not in event.handlers_done
     assert "customer has no guide" in event.last_error
 
 
