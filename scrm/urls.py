@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("", include("tagging.audience_urls")),
     path("tags/", include("tagging.urls")),
+    path("channels/", include("channels_qr.download_urls")),
+    path("channels/", include("channels_qr.urls")),
     path("accounts/", include("accounts.urls")),
     path("wecom/", include("scrm.wecom.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

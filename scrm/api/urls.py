@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("contacts.api.urls")),
     path("", include("tagging.api.urls")),
     path("", include("tagging.api.audience_urls")),
+    path("", include("channels_qr.api.urls")),
 ]
