@@ -1,7 +1,7 @@
 # Production image: web, worker and beat all run from it (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+RUN apt-get update && apt-get install -y --no-install-recommends gettext fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The project's one entry point, for people and for CI.
 #
-#   ./dev.sh demo      start everything (services, migrations, demo tenant, web, worker, beat)
+#   ./dev.sh demo      start everything (services, migrations, demo tenant, web, worker, beat,
+#                      simulated demo traffic)
 #   ./dev.sh test      run the whole test suite (installs and starts what is missing)
 #   ./dev.sh setup     services + migrations + demo tenant, without starting web/worker/beat
 #   ./dev.sh services  start the project-local PostgreSQL and Redis only
-#   ./dev.sh stop      stop the project-local PostgreSQL and Redis
+#   ./dev.sh stop      stop the demo traffic and the project-local PostgreSQL and Redis
 #   ./dev.sh env       print the environment the other commands use
 #
 # Without DATABASE_URL / REDIS_URL in the environment, a project-local PostgreSQL cluster and
@@ -37,6 +38,9 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+CJK_FONT_DEFAULT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+DEMO_TRAFFIC_PID="$LOCAL/demo-traffic.pid"
+
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 ensure_system_packages() {
@@ -47,7 +51,12 @@ ensure_system_packages() {
   command -v curl >/dev/null || missing+=(curl)
   if [ -z "${DATABASE_URL:-}" ] && [ -z "$(pg_bindir)" ]; then missing+=(postgresql); fi
   if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then missing+=(redis-server); fi
+  # Channel posters are drawn with a CJK font (SCRM_CJK_FONT, by default this package's file).
+  if [ -z "${SCRM_CJK_FONT:-}" ] && [ ! -f "$CJK_FONT_DEFAULT" ]; then missing+=(fonts-wqy-microhei); fi
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+  if [ -n "${SCRM_CJK_FONT:-}" ] && [ ! -f "$SCRM_CJK_FONT" ]; then
+    log "warning: SCRM_CJK_FONT=$SCRM_CJK_FONT does not exist: posters will not download"
+  fi
 }
 
 find_python() {
@@ -174,7 +183,20 @@ ensure_services() {
   export DATABASE_URL REDIS_URL
 }
 
+stop_demo_traffic() {
+  [ -f "$DEMO_TRAFFIC_PID" ] || return 0
+  local pid
+  pid="$(cat "$DEMO_TRAFFIC_PID")"
+  # Only our own process: the pid file may be stale and the number reused.
+  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "manage.py demo_traffic"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    log "stopped the demo traffic"
+  fi
+  rm -f "$DEMO_TRAFFIC_PID"
+}
+
 stop_services() {
+  stop_demo_traffic
   choose_ports
   local datadir run_as=()
   datadir="$(pg_datadir)"
@@ -209,9 +231,10 @@ cmd_demo() {
   local pids=()
   cleanup() {
     trap - INT TERM EXIT
-    log "stopping web, worker and beat"
+    log "stopping web, worker, beat and the demo traffic"
     kill "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
+    rm -f "$DEMO_TRAFFIC_PID"
   }
   trap cleanup INT TERM EXIT
   "$VENV/bin/python" -m wecom_sandbox --port "$SCRM_SANDBOX_PORT" \
@@ -234,13 +257,28 @@ cmd_demo() {
   sleep 2
   # The first demo start fills the console: the worker syncs the sandbox's contact book.
   manage contacts_sync --schema demo --if-never
+  # A gentle stream of simulated scans and deletions through the sandbox (one every ~5 s),
+  # so welcomes, attribution and channel stats move; SCRM_DEMO_TRAFFIC=0 turns it off.
+  if [ "${SCRM_DEMO_TRAFFIC:-1}" != 0 ]; then
+    "$VENV/bin/python" manage.py demo_traffic --schema demo \
+      --rate "${SCRM_DEMO_TRAFFIC_RATE:-0.2}" --delete-share 0.1 &
+    pids+=($!)
+    echo $! >"$DEMO_TRAFFIC_PID"
+  fi
   manage demo_setup --print-only --port "$SCRM_WEB_PORT"
   log "Ctrl-C stops web, worker and beat (./dev.sh stop also stops PostgreSQL and Redis)"
   wait
 }
 
+# The browser test (channel stats chart) drives Debian's chromium through playwright;
+# playwright never downloads a browser of its own.
+ensure_test_packages() {
+  if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+}
+
 cmd_test() {
   ensure_venv
+  ensure_test_packages
   ensure_services
   prepare_app
   exec "$VENV/bin/pytest" "$@"

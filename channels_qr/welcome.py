@@ -64,10 +64,14 @@ def welcome_render(text: str, *, nickname: str, guide_name: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
-def welcome_choose(*, state: str, userid: str) -> Welcome | None:
-    """The channel's welcome (by state), else the guide's, the store's, the default."""
+def channel_of_state(state: str) -> Channel | None:
+    """The channel whose live code has this state (None for no state or another tool's)."""
     code = LiveCode.objects.select_related("channel").filter(state=state).first() if state else None
-    channel = code.channel if code else None
+    return code.channel if code else None
+
+
+def welcome_choose(*, channel: Channel | None, userid: str) -> Welcome | None:
+    """The channel's welcome, else the guide's, the store's, the default."""
     if channel is not None and (channel.welcome_text or channel.welcome_attachments):
         return Welcome(channel, channel.welcome_text, list(channel.welcome_attachments))
     guide = Guide.objects.filter(userid=userid).values("pk", "store_id").first()
@@ -142,7 +146,7 @@ def _finish(
     log: WelcomeLog, outcome: str, *, errcode: int | None = None, error: str = ""
 ) -> WelcomeLog:
     log.outcome, log.errcode, log.error, log.done_at = outcome, errcode, error[:300], timezone.now()
-    log.save(update_fields=["outcome", "errcode", "error", "done_at", "channel"])
+    log.save(update_fields=["outcome", "errcode", "error", "done_at"])
     return log
 
 
@@ -160,8 +164,10 @@ def welcome_send(
     """Send (or record why not) the welcome of one add event. Returns its log, or None when
     an earlier run of the same event already finished it."""
     now_fn = now or timezone.now
+    channel = channel_of_state(state)
     log = _claim(
         event_id,
+        channel=channel,
         state=state[:64],
         userid=userid,
         external_userid=external_userid,
@@ -174,9 +180,7 @@ def welcome_send(
     deadline = event_at + timedelta(seconds=WELCOME_WINDOW_SECONDS)
     if now_fn() >= deadline:
         return _finish(log, WelcomeLog.Outcome.EXPIRED)
-    welcome = welcome_choose(state=state, userid=userid)
-    if welcome is not None:
-        log.channel = welcome.channel
+    welcome = welcome_choose(channel=channel, userid=userid)
     if welcome is None:
         return _finish(log, WelcomeLog.Outcome.NOTHING)
     guide = Guide.objects.filter(userid=userid).values_list("name", flat=True).first() or ""

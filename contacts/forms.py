@@ -126,8 +126,15 @@ class CustomerFilterForm(FilterForm):
         label=_("Segment"),
         empty_label=_("Any segment"),
     )
+    channel: "forms.ModelChoiceField[Any]" = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        label=_("Channel"),
+        empty_label=_("Any channel"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from channels_qr.models import Channel
         from tagging.audience_forms import tag_choices
         from tagging.models import Segment
 
@@ -138,6 +145,9 @@ class CustomerFilterForm(FilterForm):
         segment = self.fields["segment"]
         assert isinstance(segment, forms.ModelChoiceField)
         segment.queryset = Segment.objects.order_by("name", "id")
+        channel = self.fields["channel"]
+        assert isinstance(channel, forms.ModelChoiceField)
+        channel.queryset = Channel.objects.order_by("name", "id")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -162,6 +172,7 @@ class CustomerFilterForm(FilterForm):
             customer_type=self.value_of("customer_type"),
             tag_ids=list(self.value_of("tag", [])),
             segment_id=segment.pk if (segment := self.value_of("segment")) is not None else None,
+            channel_id=channel.pk if (channel := self.value_of("channel")) is not None else None,
         )
 
 

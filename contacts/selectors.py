@@ -66,6 +66,8 @@ class CustomerFilters:
     tag_ids: list[str] = field(default_factory=list)
     # A saved segment (tagging.Segment) the customer belongs to.
     segment_id: int | None = None
+    # The channel (channels_qr.Channel) whose live code brought the relation.
+    channel_id: int | None = None
 
     def relation_q(self) -> Q | None:
         """Conditions one relation must meet, or None when no relation filter is set."""
@@ -90,6 +92,8 @@ class CustomerFilters:
             q &= Q(add_way=self.add_way)
         if self.state:
             q &= Q(state=self.state)
+        if self.channel_id is not None:
+            q &= Q(channel_id=self.channel_id)
         return q if q.children else None
 
     def is_empty(self) -> bool:

@@ -43,7 +43,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
     (
         _("Growth"),
         [
-            NavItem("channels", _("Channels & live QR codes"), ""),
+            NavItem("channels", _("Channels & live QR codes"), "channels:list"),
             NavItem("broadcasts", _("Group sends"), ""),
             NavItem("handover", _("Handover"), ""),
         ],

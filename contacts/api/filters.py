@@ -95,6 +95,10 @@ class CustomerFilterParams(serializers.Serializer):
         "the parameter for several (`?tag=et1&tag=et2`).",
     )
     segment = id_param(help_text="Customers of this saved segment (its id).")
+    channel = id_param(
+        help_text="Customers a channel's live code brought (our channel id, as in "
+        "/api/v1/channels/)."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         added_from, added_to = attrs.get("added_from"), attrs.get("added_to")
@@ -200,4 +204,5 @@ def customer_filters(params: dict[str, Any], *, sees_phones: bool) -> CustomerFi
         customer_type=params.get("type"),
         tag_ids=list(params.get("tag") or []),
         segment_id=params.get("segment"),
+        channel_id=params.get("channel"),
     )

@@ -601,9 +601,9 @@ def test_customers_list_query_count_does_not_grow(db, client_a, django_assert_nu
             RelationFactory(customer=customer, remark_mobiles=["13812345678"])
             RelationFactory(customer=customer, guide=GuideFactory(store=None))
 
-    # + stores, tags and segments for the filter, the customers page, their relations with
-    # guides and stores
-    with django_assert_num_queries(10):
+    # + stores, tags, segments and channels for the filter, the customers page, their
+    # relations with guides and stores
+    with django_assert_num_queries(11):
         response = client_a.get("/customers/")
 
     assert len(set(customer_ids_on(body_of(response)))) == rows

@@ -191,6 +191,8 @@ USE_TZ = True
 
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".local" / "media")
 MEDIA_URL = "/media/"
+# Channel posters are drawn with this CJK font (./dev.sh installs fonts-wqy-microhei).
+SCRM_CJK_FONT = env.str("SCRM_CJK_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -224,6 +226,7 @@ SPECTACULAR_SETTINGS = {
         "GuideStatusEnum": "contacts.models.Guide.Status",
         "GroupChatStatusEnum": "contacts.models.GroupChat.Status",
         "SyncRunStatusEnum": "contacts.models.SyncRun.Status",
+        "WelcomeScopeEnum": "channels_qr.models.WelcomeMessage.Scope",
     },
 }
 

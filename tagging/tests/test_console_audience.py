@@ -388,7 +388,7 @@ def test_customers_list_with_tag_and_segment_filters_keeps_a_constant_query_coun
 
     # routing and session (5); the tag, store and segment choices; the chosen segment and
     # its definition; customers and their relations
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         response = client_a.get(
             "/customers/", {"tag": people["gold_tag"].tag_id, "segment": segment.pk}
         )
