@@ -4,7 +4,7 @@ and weights move with every add)."""
 
 from django.utils import timezone
 
-from channels_qr.models import LiveCode
+from channels_qr.models import Channel, LiveCode
 from channels_qr.strategies import live_codes_sync
 from contacts.models import Relation
 from scrm.wecom.client import WeComClient
@@ -43,5 +43,10 @@ def relation_attribute(
         relation_tags_change(
             relation=relation, actor=f"channel: {channel.name}", add=missing, client=client
         )
-    live_codes_sync(channel_ids=[channel.pk], client=client)
+    # Caps and weights move with every add; other lists only with time (the beat).
+    if (
+        channel.strategy == Channel.Strategy.WEIGHTED
+        or channel.guides.filter(daily_cap__isnull=False).exists()
+    ):
+        live_codes_sync(channel_ids=[channel.pk], client=client)
     return relation

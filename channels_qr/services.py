@@ -223,7 +223,7 @@ def channel_update(
         members = _plan(channel, now)
         for code in channel.live_codes.select_for_update():
             body: dict[str, Any] = {}
-            if list(code.members) != members:
+            if set(code.members) != set(members):
                 body["user"] = members
             if code.skip_verify != data.skip_verify:
                 body["skip_verify"] = data.skip_verify

@@ -110,6 +110,13 @@ def plan_members(
     return Plan([e.guide.userid for e in open_[:WAY_MEMBERS_MAX]], "strategy")
 
 
+def channel_counts_adds(channel: Channel) -> bool:
+    """Whether the channel's list depends on today's adds (caps or weights); prefetched."""
+    return channel.strategy == Channel.Strategy.WEIGHTED or any(
+        g.daily_cap is not None for g in channel.guides.all()
+    )
+
+
 def _channels(channel_ids: list[int] | None) -> list[Channel]:
     qs = Channel.objects.filter(deleted_at__isnull=True).select_related("backup_guide")
     if channel_ids is not None:
@@ -138,7 +145,8 @@ def live_codes_sync(
     channels = _channels(channel_ids)
     if not channels:
         return 0
-    adds = adds_today([c.pk for c in channels], now=now)
+    counted = [c.pk for c in channels if channel_counts_adds(c)]
+    adds = adds_today(counted, now=now) if counted else {}
     store_guides = _store_guides(channels)
     pushed = 0
     for channel in channels:
@@ -148,7 +156,9 @@ def live_codes_sync(
         if not plan.userids:
             continue  # WeCom refuses an empty way: keep the last list
         for code in channel.live_codes.all():
-            if code.config_id and list(code.members) != plan.userids:
+            # Compared as sets: WeCom picks at random, the order means nothing, and pushing
+            # a reordered list after every add cost one WeCom call per add (bench/welcome.py).
+            if code.config_id and set(code.members) != set(plan.userids):
                 client = client or wecom_client(app_kind="customer_contact")
                 client.post(
                     "externalcontact/update_contact_way",

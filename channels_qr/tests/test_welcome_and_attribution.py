@@ -191,3 +191,42 @@ def test_bad_channels_are_refused_before_wecom(guides, wecom_sandbox):
 )
 def test_placeholders(text, nickname, guide, expected):
     assert welcome_render(text, nickname=nickname, guide_name=guide) == expected
+
+
+def test_the_high_queue_sends_the_welcome_and_leaves_the_rest_for_later(guides, wecom_sandbox):
+    from scrm.wecom.events.services import DEFERRED, callback_event_process, callback_event_store
+
+    control = wecom_sandbox.control
+    channel = poster(guides)
+    code = LiveCode.objects.get(channel=channel)
+    scanned = control.scan(CORP_ID, code.config_id)
+    stored = callback_event_store(
+        app_kind="customer_contact",
+        fields={
+            "ToUserName": CORP_ID,
+            "MsgType": "event",
+            "Event": "change_external_contact",
+            "ChangeType": "add_external_contact",
+            "CreateTime": str(control.now()),
+            "UserID": scanned["userid"],
+            "ExternalUserID": scanned["external_userid"],
+            "State": scanned["state"],
+            "WelcomeCode": scanned["welcome_code"],
+        },
+        raw_xml="<xml/>",
+        tenant_schema="alpha",
+    )
+    assert stored is not None
+
+    # the high-priority task: the welcome only
+    assert callback_event_process(event_id=stored.pk, urgent_only=True) == DEFERRED
+    assert len(control.received(CORP_ID, scanned["external_userid"])["welcome"]) == 1
+    assert not Relation.objects.exists()
+    stored.refresh_from_db()
+    assert (stored.status, stored.handlers_done) == ("received", ["channels.welcome"])
+
+    # the default queue: the contact book and attribution, the welcome not again
+    assert callback_event_process(event_id=stored.pk) == "done"
+    assert Relation.objects.get().channel_id == channel.pk
+    assert len(control.received(CORP_ID, scanned["external_userid"])["welcome"]) == 1
+    assert WelcomeLog.objects.count() == 1

@@ -1,6 +1,6 @@
 from celery import Task
 
-from scrm.tenant_tasks import tenant_task
+from scrm.tenant_tasks import enqueue, tenant_task
 from scrm.wecom.client import backoff_delay
 from scrm.wecom.events import services
 from scrm.wecom.models import CallbackEvent
@@ -8,7 +8,20 @@ from scrm.wecom.models import CallbackEvent
 
 @tenant_task(queue="high", bind=True, max_retries=services.MAX_ATTEMPTS)
 def callback_event_process_task(task: Task, *, tenant_schema: str, event_id: int) -> str:
-    """Process one stored callback; transient failures come back with backoff."""
+    """Process one stored callback's urgent handlers (the welcome), then hand the rest to
+    the default queue; transient failures come back with backoff."""
+    status = services.callback_event_process(event_id=event_id, urgent_only=True)
+    if status == services.DEFERRED:
+        enqueue(callback_event_continue_task, event_id=event_id)
+    elif status == CallbackEvent.Status.RETRYING:
+        attempt = task.request.retries + 1
+        raise task.retry(countdown=backoff_delay(attempt, base=2.0, cap=120.0))
+    return status
+
+
+@tenant_task(queue="default", bind=True, max_retries=services.MAX_ATTEMPTS)
+def callback_event_continue_task(task: Task, *, tenant_schema: str, event_id: int) -> str:
+    """The handlers of a callback after the urgent ones (contact book, attribution, ...)."""
     status = services.callback_event_process(event_id=event_id)
     if status == CallbackEvent.Status.RETRYING:
         attempt = task.request.retries + 1

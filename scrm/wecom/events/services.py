@@ -51,6 +51,10 @@ def callback_event_store(
     return event
 
 
+URGENT_ORDER = 10
+DEFERRED = "deferred"
+
+
 def callback_event_claim(*, event_id: int) -> CallbackEvent | None:
     """Take the event for processing; None if another worker has it or it is finished.
 
@@ -70,12 +74,16 @@ def callback_event_claim(*, event_id: int) -> CallbackEvent | None:
     return CallbackEvent.objects.get(pk=event_id)
 
 
-def callback_event_process(*, event_id: int) -> str:
+def callback_event_process(*, event_id: int, urgent_only: bool = False) -> str:
     """Run the event's handlers in order. Returns the new status ("skipped" if not claimed).
 
     Transient failures leave the event `retrying` (the task retries it with backoff);
     anything else marks it `failed` with the reason. Handlers that finished are recorded
     and not run again on a retry.
+
+    `urgent_only` runs the handlers ordered below URGENT_ORDER (the welcome message) and
+    hands the event back as `received` with DEFERRED returned, for the rest to run from
+    another queue: the high-priority workers never wait on a detail fetch.
     """
     event = callback_event_claim(event_id=event_id)
     if event is None:
@@ -84,6 +92,11 @@ def callback_event_process(*, event_id: int) -> str:
     for handler in handlers_for(event.event, event.change_type):
         if handler.name in done:
             continue
+        if urgent_only and handler.order >= URGENT_ORDER:
+            CallbackEvent.objects.filter(pk=event.pk).update(
+                status=CallbackEvent.Status.RECEIVED, handlers_done=done
+            )
+            return DEFERRED
         try:
             handler.func(event)
         except Exception as exc:
