@@ -66,3 +66,22 @@ def test_segments_benchmark_smoke():
     assert made["customers"] >= 10000
     assert made["rows"] == made["active_relations_of_customers"] > made["customers"]
     assert made["rows_per_second"] > 0
+
+
+def test_welcome_benchmark_smoke():
+    figures = run_bench("welcome")
+
+    assert figures["failures"] == []
+    for name, phase in figures["phases"].items():
+        assert phase["fired"] == phase["planned"] > 0, name
+        # at smoke rates the platform keeps up: every add processed and welcomed in time
+        assert phase["adds_processed"] == phase["fired"]
+        assert phase["welcome_logs"] == {"sent": phase["fired"]}
+        assert phase["welcomes_received"] == phase["fired"]
+        assert phase["duplicates"] == phase["codes_used_twice"] == phase["lost"] == 0
+        assert phase["share_within_20s"] == 1.0
+        assert 0 < phase["latency_seconds"]["p50"] <= phase["latency_seconds"]["p99"] < 20
+        assert phase["adds_per_second"] > 0
+    for name, floor in figures["floor"].items():
+        assert floor["welcomes_received"] == floor["fired"] == floor["planned"], name
+        assert floor["latency_seconds"]["p50"] > 0

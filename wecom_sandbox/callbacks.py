@@ -231,6 +231,12 @@ class CallbackDispatcher:
             ]
         return [delivery.to_json() for delivery in found]
 
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        """One delivery (None once it left the log); its attempts keep growing while
+        it is pending."""
+        with self._lock:
+            return self._deliveries.get(delivery_id)
+
     def clear(self) -> None:
         with self._lock:
             self._deliveries.clear()

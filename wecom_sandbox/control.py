@@ -17,6 +17,7 @@ from wecom_sandbox import identifiers, persistence, seeding, simulation
 from wecom_sandbox.callbacks import event_xml
 from wecom_sandbox.errors import WeComError
 from wecom_sandbox.faults import FaultConfig
+from wecom_sandbox.load import scan_rows
 from wecom_sandbox.ratelimit import LimitConfig, parse_windows
 from wecom_sandbox.records import App, Customer, Follow
 from wecom_sandbox.sandbox import QuotaSettings, Sandbox
@@ -635,6 +636,34 @@ def scan(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
         avatar=body.get("avatar"),
         welcome_code=bool(body.get("welcome_code", True)),
     )
+
+
+@control("POST", "/sandbox/corps/{corp}/scan_load")
+def start_scan_load(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """Fire `rate` scans per second for `seconds` from a sandbox thread (see load.py);
+    answers at once with the load's id."""
+    load = sb.scan_loads.start(
+        sb,
+        corp_id=request.corp(sb).corp_id,
+        config_id=str(request.require("config_id")),
+        rate=float(request.require("rate")),
+        seconds=float(request.require("seconds")),
+        name_prefix=str(request.body.get("name_prefix") or "客户"),
+    )
+    return load.to_json()
+
+
+@control("GET", "/sandbox/corps/{corp}/scan_load/{load_id}", locked=False)
+def get_scan_load(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """How far the load got; `?rows=1` adds what became of every scan fired so far."""
+    load = sb.scan_loads.get(int(request.params["load_id"]))
+    if load.corp_id != request.params["corp"]:
+        raise LookupError(f"no scan load {load.id} in corp {request.params['corp']!r}")
+    answer = load.to_json()
+    if request.query.get("rows") not in (None, "", "0", "false"):
+        with sb.state.lock:
+            answer["scans"] = scan_rows(sb, load)
+    return answer
 
 
 # --- transfers, group sends, group chats, tags ----------------------------------------

@@ -317,7 +317,10 @@ class ContactWay(Record):
 
 
 class WelcomeCode(Record):
-    __slots__ = ("code", "created_at", "external_userid", "used", "userid")
+    """`calls` counts send_welcome_msg calls naming the code and `welcomed_at` is the wall
+    clock when the welcome was taken (for benchmarks; neither is saved)."""
+
+    __slots__ = ("calls", "code", "created_at", "external_userid", "used", "userid", "welcomed_at")
     STORED = ("code", "external_userid", "userid", "created_at", "used")
 
     def __init__(self, code: str, external_userid: str, userid: str, created_at: int) -> None:
@@ -326,6 +329,11 @@ class WelcomeCode(Record):
         self.userid = userid
         self.created_at = created_at
         self.used = False
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.calls = 0
+        self.welcomed_at: float | None = None
 
 
 class MsgTemplate(Record):

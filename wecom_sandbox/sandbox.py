@@ -6,6 +6,7 @@ from typing import Any
 from wecom_sandbox.callbacks import CallbackDispatcher, CallbackSettings
 from wecom_sandbox.clock import SandboxClock
 from wecom_sandbox.faults import FaultConfig, FaultInjector
+from wecom_sandbox.load import ScanLoads
 from wecom_sandbox.ratelimit import LimitConfig, RateLimiter
 from wecom_sandbox.rules import TOKEN_TTL_SECONDS
 from wecom_sandbox.simulation import complete_transfer
@@ -61,6 +62,7 @@ class Sandbox:
         self.dispatcher = CallbackDispatcher(
             self.faults, self.callback_settings, workers=callback_workers
         )
+        self.scan_loads = ScanLoads()
 
     def now(self) -> int:
         return self.clock.timestamp()
@@ -88,6 +90,7 @@ class Sandbox:
                 complete_transfer(self, corp, transfer, at=transfer.takeover_time)
 
     def reset(self) -> None:
+        self.scan_loads.stop_all()
         with self.state.lock:
             self.state.corps.clear()
             self.state.tokens.clear()

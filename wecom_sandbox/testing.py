@@ -475,6 +475,46 @@ class SandboxControl:
             },
         )
 
+    def scan_load(
+        self,
+        corp_id: str,
+        config_id: str,
+        *,
+        rate: float,
+        seconds: float,
+        name_prefix: str | None = None,
+    ) -> dict[str, Any]:
+        """The sandbox fires `rate` scans per second for `seconds` at the way, from its own
+        thread; returns at once with `load_id` and `planned`."""
+        return self._post(
+            f"corps/{corp_id}/scan_load",
+            {"config_id": config_id, "rate": rate, "seconds": seconds, "name_prefix": name_prefix},
+        )
+
+    def scan_load_status(self, corp_id: str, load_id: int, *, rows: bool = False) -> dict[str, Any]:
+        """`status` (running / done / stopped), `fired`, `error_count`, `max_lag_ms`; with
+        `rows`, `scans`: per scan `fired_at`, `callback_sent_at`, `callback_acked_at`,
+        `welcome_at` (wall-clock seconds), `welcomes`, `welcome_calls`, ..."""
+        return self._call(
+            "GET",
+            f"corps/{corp_id}/scan_load/{load_id}",
+            params={"rows": 1 if rows else None},
+            timeout=120,
+        )
+
+    def wait_for_scan_load(
+        self, corp_id: str, load_id: int, *, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll until every scan of the load was fired."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.scan_load_status(corp_id, load_id)
+            if status["status"] != "running":
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"scan load {load_id}: {status['fired']} fired in {timeout}s")
+            time.sleep(0.1)
+
     def customer_deletes_member(
         self, corp_id: str, external_userid: str, userid: str
     ) -> dict[str, Any]:

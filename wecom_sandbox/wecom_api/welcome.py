@@ -1,5 +1,6 @@
 """send_welcome_msg: the code from the add event is good for 20 s and one use."""
 
+import time
 from typing import Any
 
 from wecom_sandbox.errors import WeComError
@@ -18,6 +19,7 @@ def send_welcome_msg(call: ApiCall) -> dict[str, Any]:
     # table's "invalid external-contact auth code (illegal or already consumed)".
     if code is None:
         raise WeComError(84071, "invalid welcome_code")
+    code.calls += 1
     if code.used:
         raise WeComError(84071, "welcome_code already consumed")
     if call.now - code.created_at > WELCOME_CODE_TTL_SECONDS:
@@ -26,6 +28,7 @@ def send_welcome_msg(call: ApiCall) -> dict[str, Any]:
         corp, call.param("text"), call.param("attachments"), call.now
     )
     code.used = True
+    code.welcomed_at = time.time()
     corp.received.setdefault(code.external_userid, []).append(
         Receipt("welcome", call.now, code.userid, "", content, attachments)
     )
