@@ -72,5 +72,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=9, minute=0),
         "kwargs": {"task_name": "contacts.tasks.deletion_digest_task"},
     },
+    "handover-tick": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 60.0,
+        "kwargs": {"task_name": "handover.tasks.handover_tick_task"},
+    },
 }
 app.autodiscover_tasks()

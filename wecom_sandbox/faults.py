@@ -13,12 +13,15 @@ class ApiFault:
     """What to do to calls of one API path (or of every path, under "*").
 
     `times` limits how many calls the fault hits (then it is removed); None = forever.
+    `reply_latency_ms` delays the answer of a call already carried out: a client that dies
+    or times out meanwhile cannot know WeCom did it (the window crash tests aim at).
     """
 
     error_rate: float = 0.0
     errcode: int = -1
     errmsg: str = ""
     latency_ms: int = 0
+    reply_latency_ms: int = 0
     http_error_rate: float = 0.0
     http_status: int = 503
     times: int | None = None
@@ -30,6 +33,7 @@ class ApiFault:
             errcode=int(data.get("errcode", -1)),
             errmsg=str(data.get("errmsg", "")),
             latency_ms=int(data.get("latency_ms", 0)),
+            reply_latency_ms=int(data.get("reply_latency_ms", 0)),
             http_error_rate=float(data.get("http_error_rate", 0.0)),
             http_status=int(data.get("http_status", 503)),
             times=None if data.get("times") is None else int(data["times"]),
@@ -46,6 +50,7 @@ class ApiFault:
             "errcode": self.errcode,
             "errmsg": self.errmsg,
             "latency_ms": self.latency_ms,
+            "reply_latency_ms": self.reply_latency_ms,
             "http_error_rate": self.http_error_rate,
             "http_status": self.http_status,
             "times": self.times,
@@ -55,6 +60,7 @@ class ApiFault:
 @dataclass
 class FaultDecision:
     latency_ms: int = 0
+    reply_latency_ms: int = 0
     http_status: int | None = None
     errcode: int | None = None
     errmsg: str = ""
@@ -102,7 +108,9 @@ class FaultInjector:
             fault = self._config.apis.get(key)
             if fault is None:
                 return FaultDecision()
-            decision = FaultDecision(latency_ms=fault.latency_ms)
+            decision = FaultDecision(
+                latency_ms=fault.latency_ms, reply_latency_ms=fault.reply_latency_ms
+            )
             if fault.http_error_rate and self._random.random() < fault.http_error_rate:
                 decision.http_status = fault.http_status
             elif fault.error_rate and self._random.random() < fault.error_rate:

@@ -252,7 +252,7 @@ class SandboxControl:
         self, apis: dict[str, dict[str, Any]] | None = None, drop_callbacks: float = 0.0
     ) -> dict[str, Any]:
         """Replace all faults. apis: {"<path>" or "*": {"error_rate", "errcode", "errmsg",
-        "latency_ms", "http_error_rate", "http_status", "times"}}."""
+        "latency_ms", "reply_latency_ms", "http_error_rate", "http_status", "times"}}."""
         return self._post("faults", {"apis": apis or {}, "drop_callbacks": drop_callbacks})
 
     def clear_faults(self) -> None:

@@ -38,6 +38,31 @@ def test_latency(client, control):
     assert time.monotonic() - started >= 0.3
 
 
+def test_reply_latency_comes_after_the_call_was_carried_out(sandbox, control, corp, secret):
+    token = requests.get(
+        sandbox.api_base_url + "gettoken",
+        params={"corpid": corp["corp_id"], "corpsecret": secret},
+        timeout=5,
+    ).json()["access_token"]
+    control.set_faults({"externalcontact/add_corp_tag": {"reply_latency_ms": 800}})
+    # a client that gives up before the answer cannot know the tag was created
+    with pytest.raises(requests.Timeout):
+        requests.post(
+            sandbox.api_base_url + "externalcontact/add_corp_tag",
+            params={"access_token": token},
+            json={"group_name": "会员", "tag": [{"name": "金卡"}]},
+            timeout=0.3,
+        )
+    control.clear_faults()
+    tags = requests.post(
+        sandbox.api_base_url + "externalcontact/get_corp_tag_list",
+        params={"access_token": token},
+        json={},
+        timeout=5,
+    ).json()["tag_group"]
+    assert [t["name"] for g in tags for t in g["tag"]] == ["金卡"]
+
+
 def test_http_5xx(sandbox, client, control):
     control.set_faults({"user/get": {"http_error_rate": 1, "http_status": 502}})
     with pytest.raises(WeChatClientException) as raised:

@@ -224,6 +224,8 @@ def handle_api(
             payload = route.handler(call)
     except WeComError as error:
         return 200, error_body(error.errcode, error.text(), client_ip)
+    if decision.reply_latency_ms:
+        time.sleep(decision.reply_latency_ms / 1000)
     return 200, {"errcode": 0, "errmsg": "ok", **payload}
 
 
