@@ -71,7 +71,8 @@ def test_a_member_deleted_in_wecom_is_handed_over_to_the_guides_of_the_store(gui
     assert set(statuses(handover).values()) == {S.WAITING, S.ACCEPTED}
     # the group chat moves at once, in WeCom and here
     chat = GroupChat.objects.get(chat_id="wrCHATAMY001")
-    assert chat.owner is not None and chat.owner.userid in {"bob", "cat", "dan"}
+    assert chat.owner is not None
+    assert chat.owner.userid in {"bob", "cat", "dan"}
     assert transfers_of(control, "wmH0000")[0]["kind"] == "resigned"
 
     # WeCom's 24 hours pass on the sandbox's clock: every customer is with a taker
@@ -197,7 +198,8 @@ def test_a_full_taker_leaves_items_that_go_to_another_guide_in_one_action(guides
     assert followers(control, "wmH0001") == ["cat"]
     assert followers(control, "wmH0003") == ["bob"]
     item = handover.items.get(external_id="wmH0002")
-    assert item.status == S.ACCEPTED and item.history[0]["status"] == S.TAKER_FULL
+    assert item.status == S.ACCEPTED
+    assert item.history[0]["status"] == S.TAKER_FULL
 
 
 def test_departed_members_missed_by_callbacks_are_found_in_wecoms_unassigned_list(
