@@ -138,17 +138,18 @@ def test_database_url() -> str:
 test_database_url.__test__ = False
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[subprocess.Popen]:
-    """One real Celery worker process (all queues) on the test database and test Redis."""
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+def celery_worker_start(log_path: Path, **env_overrides: str) -> subprocess.Popen:
+    """Start one real Celery worker process (all queues) on the test database and Redis;
+    returns once it is ready. Extra environment variables override settings."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "scrm.settings.test",
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        **env_overrides,
     }
-    with open(log_path, "wb") as log:
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -173,11 +174,21 @@ def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[subprocess.Pope
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
-    while b" ready." not in log_path.read_bytes():
+    while b" ready." not in log_path.read_bytes()[offset:]:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail("celery worker did not start:\n" + log_path.read_text()[-3000:])
         time.sleep(0.2)
+    return process
+
+
+celery_worker_start.__test__ = False
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """One real Celery worker process (all queues) for the session."""
+    process = celery_worker_start(tmp_path_factory.mktemp("celery") / "worker.log")
     yield process
     process.terminate()
     try:

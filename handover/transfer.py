@@ -34,7 +34,6 @@ from scrm.wecom.errors import WeComError, errcode_meaning
 logger = logging.getLogger(__name__)
 
 BATCH = 100  # customers per transfer_customer call, chats per groupchat/transfer call
-LEASE = timedelta(minutes=2)
 TAKEOVER_DELAY = timedelta(hours=24)
 # A waiting item WeCom still does not list this long after its takeover time has failed.
 MISSING_GRACE = timedelta(hours=1)
@@ -50,6 +49,11 @@ ERRCODE_STATUS = {
     84061: TransferItem.Status.GONE,  # no longer a customer of the guide
 }
 NO_RECORD = "WeCom has no record of this transfer"
+
+
+def lease() -> timedelta:
+    """How long a claim (of the handover, or of a batch) holds without being renewed."""
+    return timedelta(seconds=settings.HANDOVER_LEASE_SECONDS)
 
 
 class HandoverNotClaimed(Exception):
@@ -94,7 +98,7 @@ def handover_claim(*, handover_id: int) -> Handover:
     claimed = (
         Handover.objects.filter(pk=handover_id, status=Handover.Status.SENDING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
+        .update(lease_until=now + lease())
     )
     if not claimed:
         raise HandoverNotClaimed(handover_id)
@@ -104,7 +108,7 @@ def handover_claim(*, handover_id: int) -> Handover:
 def _renew(handover: Handover) -> bool:
     return bool(
         Handover.objects.filter(pk=handover.pk, status=Handover.Status.SENDING).update(
-            lease_until=timezone.now() + LEASE
+            lease_until=timezone.now() + lease()
         )
     )
 
@@ -130,7 +134,7 @@ def _claim_batch(handover: Handover) -> list[TransferItem]:
                 claimed_until = %(until)s
             WHERE id IN (SELECT id FROM picked) AND status = 'pending'
             """,
-            {"h": handover.pk, "n": BATCH, "b": batch, "until": timezone.now() + LEASE},
+            {"h": handover.pk, "n": BATCH, "b": batch, "until": timezone.now() + lease()},
         )
     return list(
         TransferItem.objects.filter(batch=batch, status=TransferItem.Status.SENDING)
@@ -377,7 +381,7 @@ def items_reconcile(*, handover: Handover, client: WeComClient) -> int:
         missing: list[TransferItem] = []
         for item in customers:
             row = latest.get(item.external_id)
-            claimed_at = (item.claimed_until or timezone.now()) - LEASE
+            claimed_at = (item.claimed_until or timezone.now()) - lease()
             started = _ts(row.get("takeover_time")) if row else None
             ours = row is not None and (
                 int(row.get("status") or 0) == 2 or (started is not None and started >= claimed_at)
@@ -416,7 +420,7 @@ def item_results_apply(
         status = RESULT_STATUS.get(int(row.get("status") or 0))
         when = _ts(row.get("takeover_time"))
         if adopted and item.sent_at is None:
-            item.sent_at = (item.claimed_until or now) - LEASE
+            item.sent_at = (item.claimed_until or now) - lease()
         if status is None:
             _finish(item, TransferItem.Status.FAILED, error=NO_RECORD)
         elif status == TransferItem.Status.WAITING:

@@ -54,6 +54,8 @@ WECOM_READ_TIMEOUT = env.float("WECOM_READ_TIMEOUT", default=10.0)
 WECOM_CALL_ATTEMPTS = env.int("WECOM_CALL_ATTEMPTS", default=3)
 # How often a handover waiting for WeCom's 24-hour takeover reads its results.
 HANDOVER_POLL_SECONDS = env.int("HANDOVER_POLL_SECONDS", default=600)
+# A worker's claim on a handover or a batch; a killed worker's work resumes after it.
+HANDOVER_LEASE_SECONDS = env.int("HANDOVER_LEASE_SECONDS", default=120)
 WECOM_RETRY_BASE_SECONDS = env.float("WECOM_RETRY_BASE_SECONDS", default=0.5)
 # WeCom's documented limits (per API): (limit, window seconds). `safety` keeps us under
 # them; `welcome_reserve` is the share only welcome messages may use. A tenant's
