@@ -23,6 +23,7 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contacts.models import Customer, GroupChat, Guide, Relation, Store
 from handover.models import Handover, TransferItem
@@ -38,6 +39,33 @@ NO_TAKER = "no takeover guide has room"
 NO_STORE_GUIDE = "no active guide in the store"
 NOT_IN_CSV = "not in the CSV file"
 TWICE_IN_90_DAYS = "already transferred twice in 90 days"
+
+
+REASONS = {
+    NO_TAKER: gettext_lazy("no takeover guide has room"),
+    NO_STORE_GUIDE: gettext_lazy("no active guide in the store"),
+    NOT_IN_CSV: gettext_lazy("not in the CSV file"),
+    TWICE_IN_90_DAYS: gettext_lazy("already transferred twice in 90 days"),
+    "needs two columns": gettext_lazy("needs two columns"),
+    "customer named twice": gettext_lazy("customer named twice"),
+    "no customer with this external_userid": gettext_lazy("no customer with this external_userid"),
+    "not a customer of the guides handed over": gettext_lazy(
+        "not a customer of the guides handed over"
+    ),
+    "no guide with this userid": gettext_lazy("no guide with this userid"),
+    "this guide cannot take over (departed, handed over or out of range)": gettext_lazy(
+        "this guide cannot take over (departed, handed over or out of range)"
+    ),
+    "no longer a customer of the guide": gettext_lazy("no longer a customer of the guide"),
+    "WeCom did not answer for it": gettext_lazy("WeCom did not answer for it"),
+    "WeCom has no record of this transfer": gettext_lazy("WeCom has no record of this transfer"),
+}
+
+
+def reason_text(error: str) -> str:
+    """A stored reason (English) in the active language; WeCom's meanings pass through."""
+    known = REASONS.get(error)
+    return str(known) if known is not None else error
 
 
 class HandoverInputError(ValueError):

@@ -18,6 +18,7 @@ from handover.allocation import (
     AllocationPlan,
     HandoverInputError,
     allocation_plan,
+    reason_text,
     spread_evenly,
 )
 from handover.models import Handover, HandoverSettings, TransferItem
@@ -197,10 +198,20 @@ def proposals_start_due(*, now: datetime | None = None) -> list[int]:
     )
     for proposal in due:
         guides = list(proposal.from_guides.all())
+        mode = proposal.mode or Handover.Mode.EVEN_STORE
         try:
+            plan = allocation_plan(
+                from_guides=guides, mode=mode, max_per_guide=proposal.max_per_guide
+            )
+            if not plan.customers_allocated and not plan.chats_allocated:
+                reasons = sorted({item.error for item in plan.items if item.error})
+                raise HandoverInputError(
+                    _("no takeover guide could be found: %(reasons)s")
+                    % {"reasons": ", ".join(reason_text(r) for r in reasons) or "—"}
+                )
             handover = handover_start(
                 from_guides=guides,
-                mode=proposal.mode or Handover.Mode.EVEN_STORE,
+                mode=mode,
                 max_per_guide=proposal.max_per_guide,
                 trigger=proposal.trigger,
                 proposal=proposal,
@@ -208,8 +219,6 @@ def proposals_start_due(*, now: datetime | None = None) -> list[int]:
         except HandoverInputError as exc:
             Handover.objects.filter(pk=proposal.pk).update(start_after=None, note=str(exc)[:300])
             continue
-        if not handover.items.filter(status=TransferItem.Status.PENDING).exists():
-            logger.info("handover #%s started with nothing to send", handover.pk)
         started.append(handover.pk)
     return started
 
