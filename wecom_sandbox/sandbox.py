@@ -25,6 +25,9 @@ class QuotaSettings:
     # month has days (OFF 92135).
     group_msg_monthly_cap: int | None = None
     contact_way_max_users: int = 100
+    # Customers a member may hold; a transfer to a member at the limit ends with status 4
+    # at takeover time. WeCom's figure depends on the corp's edition: None = no limit.
+    member_customer_limit: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +37,7 @@ class QuotaSettings:
             "corp_tag_limit": self.corp_tag_limit,
             "group_msg_monthly_cap": self.group_msg_monthly_cap,
             "contact_way_max_users": self.contact_way_max_users,
+            "member_customer_limit": self.member_customer_limit,
         }
 
     def update(self, data: dict[str, Any]) -> None:
@@ -46,6 +50,9 @@ class QuotaSettings:
         ):
             if name in data:
                 setattr(self, name, int(data[name]))
+        if "member_customer_limit" in data:
+            limit = data["member_customer_limit"]
+            self.member_customer_limit = None if limit is None else int(limit)
         if "group_msg_monthly_cap" in data:
             cap = data["group_msg_monthly_cap"]
             self.group_msg_monthly_cap = None if cap is None else int(cap)

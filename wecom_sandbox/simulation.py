@@ -627,8 +627,21 @@ def complete_transfer(sb: "Sandbox", corp: Corp, transfer: Transfer, *, at: int)
         # The relationship or the takeover vanished meanwhile: WeCom cannot complete it.
         transfer.status = TRANSFER_REFUSED
         return
-    transfer.status = TRANSFER_DONE
     already = corp.find_follow(transfer.external_userid, transfer.takeover)
+    limit = sb.quotas.member_customer_limit
+    if already is None and limit is not None and len(takeover.follows) >= limit:
+        transfer.status = TRANSFER_LIMIT
+        sb.emit_contact_event(
+            corp,
+            {
+                "ChangeType": "transfer_fail",
+                "UserID": transfer.takeover,
+                "ExternalUserID": transfer.external_userid,
+                "FailReason": "customer_limit_exceed",
+            },
+        )
+        return
+    transfer.status = TRANSFER_DONE
     corp.remove_follow(old)
     if already is None:
         corp.add_follow(

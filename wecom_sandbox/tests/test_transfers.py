@@ -75,6 +75,27 @@ def test_waiting_24h_then_done(client, control, corp):
     assert by_type["add_external_contact"]["UserID"] == "guide00002"
 
 
+def test_a_taker_at_the_member_customer_limit_ends_with_status_4(client, control, corp):
+    corp_id = corp["corp_id"]
+    control.seed(corp_id, customers=6)
+    held_by_taker = len(control.customers(corp_id, userid="guide00002"))
+    control.set_limits(member_customer_limit=held_by_taker + 1)
+    customers = control.customers(corp_id, userid="guide00001")[:2]
+    assert set(_transfer(client, "guide00001", "guide00002", customers).values()) == {0}
+
+    control.advance_clock(DAY + 1)
+
+    results = _result(client, "guide00001", "guide00002")
+    # the first takeover fills the taker; the second finds them at the limit
+    assert sorted(r["status"] for r in results.values()) == [1, 4]
+    full = next(c for c, r in results.items() if r["status"] == 4)
+    assert "guide00001" in [f["userid"] for f in client.external_contact.get(full)["follow_user"]]
+    fails = [
+        d["event"] for d in control.wait_for_callbacks(corp_id, 1, change_type="transfer_fail")
+    ]
+    assert fails[0]["FailReason"] == "customer_limit_exceed"
+
+
 def test_two_onjob_transfers_per_90_days(client, control, corp):
     corp_id = corp["corp_id"]
     control.seed(corp_id, customers=3)
