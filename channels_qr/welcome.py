@@ -33,6 +33,7 @@ from channels_qr.models import (
 from contacts.models import Customer, Guide
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
+from scrm.wecom.media import message_attachments
 
 PLACEHOLDERS = {
     "nickname": ("{客户昵称}", "{nickname}"),
@@ -90,46 +91,6 @@ def welcome_choose(*, channel: Channel | None, userid: str) -> Welcome | None:
         if message is not None and (message.text or message.attachments):
             return Welcome(channel, message.text, list(message.attachments))
     return None
-
-
-def _attachments(items: list[dict[str, Any]], client: WeComClient) -> list[dict[str, Any]]:
-    """Library references -> WeCom's attachment format (media_ids fresh from the library)."""
-    from scrm.wecom.media import media_id_for
-    from scrm.wecom.models import MediaAsset
-
-    out: list[dict[str, Any]] = []
-    for item in items:
-        kind = item.get("msgtype")
-        if kind in ("image", "file", "video"):
-            asset = MediaAsset.objects.filter(pk=int(item.get("media") or 0)).first()
-            if asset is None:
-                continue  # removed from the library since: skipped, not fatal
-            out.append(
-                {"msgtype": kind, kind: {"media_id": media_id_for(asset=asset, client=client)}}
-            )
-        elif kind == "link":
-            out.append(
-                {
-                    "msgtype": "link",
-                    "link": {k: item.get(k, "") for k in ("title", "picurl", "desc", "url")},
-                }
-            )
-        elif kind == "miniprogram":
-            asset = MediaAsset.objects.filter(pk=int(item.get("pic_media") or 0)).first()
-            if asset is None:
-                continue
-            out.append(
-                {
-                    "msgtype": "miniprogram",
-                    "miniprogram": {
-                        "title": item.get("title", ""),
-                        "pic_media_id": media_id_for(asset=asset, client=client),
-                        "appid": item.get("appid", ""),
-                        "page": item.get("page", ""),
-                    },
-                }
-            )
-    return out
 
 
 def _claim(event_id: int, **fields: Any) -> WelcomeLog | None:
@@ -202,7 +163,7 @@ def welcome_send(
         if text:
             body["text"] = {"content": text}
         try:
-            attachments = _attachments(welcome.attachments, sender)
+            attachments = message_attachments(welcome.attachments, sender)
             if attachments:
                 body["attachments"] = attachments
             sender.post("externalcontact/send_welcome_msg", data=body)

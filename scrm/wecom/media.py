@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -82,3 +83,41 @@ def media_refresh_expiring(*, client: WeComClient | None = None) -> int:
         media_upload(asset=asset, client=client)
         count += 1
     return count
+
+
+def message_attachments(items: list[dict[str, Any]], client: WeComClient) -> list[dict[str, Any]]:
+    """Library references of a message (welcome, group send) -> WeCom's attachment format,
+    media_ids fresh from the library; an item removed from the library since is skipped."""
+    out: list[dict[str, Any]] = []
+    for item in items:
+        kind = item.get("msgtype")
+        if kind in ("image", "file", "video"):
+            asset = MediaAsset.objects.filter(pk=int(item.get("media") or 0)).first()
+            if asset is None:
+                continue  # removed from the library since: skipped, not fatal
+            out.append(
+                {"msgtype": kind, kind: {"media_id": media_id_for(asset=asset, client=client)}}
+            )
+        elif kind == "link":
+            out.append(
+                {
+                    "msgtype": "link",
+                    "link": {k: item.get(k, "") for k in ("title", "picurl", "desc", "url")},
+                }
+            )
+        elif kind == "miniprogram":
+            asset = MediaAsset.objects.filter(pk=int(item.get("pic_media") or 0)).first()
+            if asset is None:
+                continue
+            out.append(
+                {
+                    "msgtype": "miniprogram",
+                    "miniprogram": {
+                        "title": item.get("title", ""),
+                        "pic_media_id": media_id_for(asset=asset, client=client),
+                        "appid": item.get("appid", ""),
+                        "page": item.get("page", ""),
+                    },
+                }
+            )
+    return out
