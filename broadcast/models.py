@@ -208,7 +208,7 @@ class Delivery(models.Model):
             models.Index(
                 fields=["target", "sent_at"],
                 name="delivery_sent",
-                condition=models.Q(status__in=["sent", "waiting"]),
+                condition=models.Q(status__in=["sent", "waiting", "capped"]),
             ),
         ]
 

@@ -4,9 +4,10 @@ Every customer of the audience gets a row, so the operator sees each one's fate:
 - `planned`, with the one guide who will send it (never two guides for one customer);
 - `no_relation`: no active guide holds them;
 - `dnd`: a "do not disturb" tag on any of their relations;
-- `over_cap`: the platform's own records say WeCom's frequency rule would skip them (the
-  guides' own sends are not in those records: WeCom may still skip more, and says so in the
-  results).
+- `over_cap`: the platform's own records say WeCom's frequency rule would skip them: its
+  sends in the period reach the cap, or WeCom already skipped them for the cap in this
+  period (the guides' own sends are not in the records: WeCom may still skip more, and says
+  so in the results).
 """
 
 import calendar
@@ -103,7 +104,12 @@ def _insert_customer_deliveries(broadcast: Broadcast) -> int:
                     SELECT count(*) FROM broadcast_delivery p
                     WHERE p.target = c.external_userid AND p.status IN ('sent', 'waiting')
                       AND (p.status = 'waiting' OR p.sent_at >= %(since)s)
-                ) >= %(cap)s THEN 'over_cap'
+                ) >= %(cap)s OR EXISTS (
+                    -- WeCom already found them at the cap in this period
+                    SELECT 1 FROM broadcast_delivery q
+                    WHERE q.target = c.external_userid AND q.status = 'capped'
+                      AND q.sent_at >= %(since)s
+                ) THEN 'over_cap'
                 ELSE 'planned'
             END, ''
         FROM contacts_customer c

@@ -77,5 +77,10 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "kwargs": {"task_name": "handover.tasks.handover_tick_task"},
     },
+    "broadcast-tick": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 60.0,
+        "kwargs": {"task_name": "broadcast.tasks.broadcast_tick_task"},
+    },
 }
 app.autodiscover_tasks()

@@ -712,6 +712,8 @@ def get_template(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
         "creator": template.creator,
         "create_time": template.create_time,
         "cancelled": template.cancelled,
+        "text": template.text,
+        "attachments": template.attachments,
         "tasks": template.tasks,
         "results": template.results,
     }

@@ -56,6 +56,11 @@ WECOM_CALL_ATTEMPTS = env.int("WECOM_CALL_ATTEMPTS", default=3)
 HANDOVER_POLL_SECONDS = env.int("HANDOVER_POLL_SECONDS", default=600)
 # A worker's claim on a handover or a batch; a killed worker's work resumes after it.
 HANDOVER_LEASE_SECONDS = env.int("HANDOVER_LEASE_SECONDS", default=120)
+# Group sends: a worker's claim on a broadcast or a template chunk; recipients per template
+# (WeCom allows 10,000); how often results are read while guides send.
+BROADCAST_LEASE_SECONDS = env.int("BROADCAST_LEASE_SECONDS", default=120)
+BROADCAST_CHUNK_SIZE = env.int("BROADCAST_CHUNK_SIZE", default=10_000)
+BROADCAST_SYNC_SECONDS = env.int("BROADCAST_SYNC_SECONDS", default=300)
 WECOM_RETRY_BASE_SECONDS = env.float("WECOM_RETRY_BASE_SECONDS", default=0.5)
 # WeCom's documented limits (per API): (limit, window seconds). `safety` keeps us under
 # them; `welcome_reserve` is the share only welcome messages may use. A tenant's
