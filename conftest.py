@@ -35,11 +35,18 @@ def tenant_host(schema: str) -> str:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    from django.test.utils import setup_databases, teardown_databases
+
     from accounts.models import AuditLogEntry
     from tenants.models import Domain, Tenant
     from tenants.services import tenant_create
 
+    created = None
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django sets the test database up only when some test asks for `db`;
+            # a session of `committed_db` tests alone must never reach the real database.
+            created = setup_databases(verbosity=0, interactive=False, aliases={"default": {}})
         connection.set_schema_to_public()
         public, _ = Tenant.objects.get_or_create(
             schema_name=get_public_schema_name(), defaults={"name": "Platform"}
@@ -52,6 +59,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 tenant_create(name=name, schema_name=schema, domain=tenant_host(schema))
         AuditLogEntry.objects.all().delete()
     redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    yield
+    if created is not None:
+        with django_db_blocker.unblock():
+            teardown_databases(created, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -179,19 +179,25 @@ def broadcast_plan(*, broadcast_id: int) -> Broadcast:
         broadcast.fingerprint = content_fingerprint(broadcast.text, list(broadcast.attachments))
         broadcast.status = Broadcast.Status.READY
         broadcast.planned_at = timezone.now()
-        broadcast.save(update_fields=["counts", "fingerprint", "status", "planned_at"])
+        broadcast.lease_until = None
+        broadcast.save(
+            update_fields=["counts", "fingerprint", "status", "planned_at", "lease_until"]
+        )
     return broadcast
 
 
 def broadcast_plan_start(*, broadcast: Broadcast) -> None:
-    """Queue the planning job (after the commit): big audiences take a while."""
+    """Queue the planning job (after the commit): big audiences take a while. Planning is one
+    transaction: a worker killed meanwhile leaves nothing, and the tick queues it again
+    once the claim runs out."""
+    from broadcast.dispatch import lease
     from broadcast.tasks import broadcast_plan_task
     from scrm.tenant_tasks import enqueue
 
     with transaction.atomic():
         updated = Broadcast.objects.filter(
             pk=broadcast.pk, status__in=[Broadcast.Status.DRAFT, Broadcast.Status.PLANNING]
-        ).update(status=Broadcast.Status.PLANNING)
+        ).update(status=Broadcast.Status.PLANNING, lease_until=timezone.now() + lease())
         if not updated:
             raise BroadcastInputError(_("this group send has already been planned"))
         enqueue(broadcast_plan_task, broadcast_id=broadcast.pk)

@@ -14,9 +14,12 @@ SLICE_CHUNKS = 20  # templates created per task run before the broadcast is queu
 @tenant_task(queue="bulk")
 def broadcast_plan_task(*, tenant_schema: str, broadcast_id: int) -> str:
     """Freeze a group send's audience into deliveries (re-runs from scratch if killed)."""
-    from broadcast.planning import broadcast_plan
+    from broadcast.planning import BroadcastInputError, broadcast_plan
 
-    return broadcast_plan(broadcast_id=broadcast_id).status
+    try:
+        return broadcast_plan(broadcast_id=broadcast_id).status
+    except BroadcastInputError:
+        return "already planned"  # a second run queued by the tick while the first ran
 
 
 @tenant_task(queue="bulk", bind=True, max_retries=12)
@@ -65,11 +68,19 @@ def broadcast_sync_task(task: Task, *, tenant_schema: str, broadcast_id: int) ->
 def broadcast_tick_task(*, tenant_schema: str) -> dict[str, int]:
     """Periodic (every minute): start scheduled sends that are due, resume dispatching whose
     worker died, read results that are due."""
+    from broadcast.dispatch import lease
     from broadcast.models import Broadcast
     from broadcast.services import scheduled_start_due
     from scrm.tenant_tasks import enqueue
 
     now = timezone.now()
+    replanned = 0
+    for pk in Broadcast.objects.filter(
+        status=Broadcast.Status.PLANNING, lease_until__lt=now
+    ).values_list("pk", flat=True):
+        Broadcast.objects.filter(pk=pk).update(lease_until=now + lease())
+        enqueue(broadcast_plan_task, broadcast_id=pk)
+        replanned += 1
     started = scheduled_start_due(now=now)
     resumed = 0
     stale = Broadcast.objects.filter(status=Broadcast.Status.DISPATCHING).filter(
@@ -83,4 +94,9 @@ def broadcast_tick_task(*, tenant_schema: str) -> dict[str, int]:
     for pk in due.values_list("pk", flat=True):
         enqueue(broadcast_sync_task, broadcast_id=pk)
         synced += 1
-    return {"started": len(started), "resumed": resumed, "synced": synced}
+    return {
+        "replanned": replanned,
+        "started": len(started),
+        "resumed": resumed,
+        "synced": synced,
+    }

@@ -1,7 +1,7 @@
 """A corp in the sandbox for the group-send tests, synced into the database.
 
-amy holds wmG0000-wmG0009, bob wmG0010-wmG0014, both hold wmG0015 (bob added them last),
-cat holds wmG0016; amy owns a group chat."""
+amy holds wmG0000-wmG0009 (and wmGA00010... when asked for more), bob wmG0010-wmG0014,
+both hold wmG0015 (bob added them last), cat holds wmG0016; amy owns a group chat."""
 
 from collections import Counter
 from typing import Any
@@ -29,7 +29,8 @@ def setup_corp(sandbox, tenant, *, amy_customers: int = 10) -> dict[str, Guide]:
         control.add_member(CORP_ID, userid, name=f"导购{userid}", department=[2], notify=False)
     now = control.now()
     for n in range(amy_customers):
-        control.add_customer(CORP_ID, external_userid=f"wmG{n:04d}", follows=[{"userid": "amy"}])
+        external_userid = f"wmG{n:04d}" if n < 10 else f"wmGA{n:05d}"
+        control.add_customer(CORP_ID, external_userid=external_userid, follows=[{"userid": "amy"}])
     for n in range(10, 15):
         control.add_customer(CORP_ID, external_userid=f"wmG{n:04d}", follows=[{"userid": "bob"}])
     control.add_customer(
