@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wecom_sandbox import identifiers, persistence, seeding, simulation
+from wecom_sandbox import identifiers, jssdk, persistence, seeding, simulation
 from wecom_sandbox.callbacks import event_xml
 from wecom_sandbox.errors import WeComError
 from wecom_sandbox.faults import FaultConfig
@@ -789,3 +789,53 @@ def send_raw_event(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
     kind = request.body.get("app") or CUSTOMER_CONTACT
     delivery = sb.emit(corp, kind, fields)
     return {"delivery_id": delivery, "xml": event_xml(corp.corp_id, sb.now(), fields)}
+
+
+# --- the client: OAuth2, JS-SDK ------------------------------------------------------------
+
+
+@control("PUT", "/sandbox/corps/{corp}/trusted_domains")
+def put_trusted_domains(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """The corp's verified domains (OAuth2 redirects, JS-SDK pages): {"domains": [...]}."""
+    domains = request.require("domains")
+    if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
+        raise ControlError(400, "domains is a list of host names")
+    state = jssdk.state_of(request.corp(sb))
+    state.trusted_domains = [d.strip().lower() for d in domains]
+    return {"domains": state.trusted_domains}
+
+
+@control("POST", "/sandbox/corps/{corp}/oauth/code")
+def issue_oauth_code(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """A code for member {"userid"}, as the authorize page would redirect with."""
+    corp = request.corp(sb)
+    userid = str(request.require("userid"))
+    member = corp.members.get(userid)
+    if member is None or not member.active:
+        raise ControlError(404, f"no active member {userid}")
+    return {"code": jssdk.code_issue(corp, userid, sb.now())}
+
+
+@control("POST", "/sandbox/corps/{corp}/jssdk/call")
+def jssdk_call(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """One JS-SDK call of a page in the chat window (see client_pages.py)."""
+    body = request.body
+    args = body.get("args") or {}
+    if not isinstance(args, dict):
+        raise ControlError(400, "args is an object")
+    return jssdk.page_call(
+        request.corp(sb),
+        page=str(body.get("page") or ""),
+        userid=str(request.require("userid")),
+        external_userid=str(body.get("external_userid") or ""),
+        method=str(request.require("method")),
+        args=args,
+        url=str(body.get("url") or ""),
+        now=sb.now(),
+    )
+
+
+@control("GET", "/sandbox/corps/{corp}/jssdk/calls")
+def jssdk_calls(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """Every JS-SDK call pages made, oldest first (sendChatMessage is the guide's send)."""
+    return {"calls": jssdk.state_of(request.corp(sb)).calls}

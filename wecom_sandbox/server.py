@@ -1,4 +1,5 @@
-"""The HTTP server: `/cgi-bin/...` is WeCom's API, `/sandbox/...` the control API."""
+"""The HTTP server: `/cgi-bin/...` is WeCom's API, `/sandbox/...` the control API,
+`/connect/...` and `/client/...` the pages of WeCom's client (OAuth2, a chat window)."""
 
 import json
 import logging
@@ -7,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from wecom_sandbox.client_pages import Page, handle_page
 from wecom_sandbox.control import handle_control
 from wecom_sandbox.sandbox import Sandbox
 from wecom_sandbox.wecom_api import handle_api
@@ -66,6 +68,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         try:
             raw_body = self._read_body()
+            if url.path.startswith(("/connect/", "/client/")):
+                self._send_page(handle_page(sandbox, method, url.path, query, self.headers))
+                return
             if url.path.startswith("/cgi-bin/"):
                 status, payload = handle_api(
                     sandbox,
@@ -88,6 +93,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             logger.exception("error handling %s %s", method, self.path)
             status, payload = 500, {"error": f"{type(error).__name__}: {error}"}
         self._send_json(status, payload)
+
+    def _send_page(self, page: Page) -> None:
+        self.send_response(page.status)
+        self.send_header("Content-Type", page.content_type)
+        self.send_header("Content-Length", str(len(page.body)))
+        for name, value in page.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(page.body)
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import requests
 
@@ -628,6 +629,26 @@ class SandboxControl:
         """Admin-console tag edit (sends change_external_tag): op create / update / shuffle /
         delete."""
         return self._post(f"corps/{corp_id}/console/corp_tags", {"op": op, **body})
+
+    # --- the client: OAuth2 and the JS-SDK ---------------------------------------------
+
+    def set_trusted_domains(self, corp_id: str, domains: list[str]) -> dict[str, Any]:
+        return self._call("PUT", f"corps/{corp_id}/trusted_domains", {"domains": domains})
+
+    def oauth_code(self, corp_id: str, userid: str) -> str:
+        return str(self._post(f"corps/{corp_id}/oauth/code", {"userid": userid})["code"])
+
+    def jssdk_call(self, corp_id: str, **body: Any) -> dict[str, Any]:
+        return self._post(f"corps/{corp_id}/jssdk/call", body)
+
+    def jssdk_calls(self, corp_id: str) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = self._get(f"corps/{corp_id}/jssdk/calls")["calls"]
+        return calls
+
+    def chat_url(self, corp_id: str, userid: str, external_userid: str, url: str) -> str:
+        """The sandbox's chat window of `userid` with the sidebar page `url` beside it."""
+        query = urlencode({"userid": userid, "external_userid": external_userid, "url": url})
+        return f"{self.url}/client/{corp_id}/chat?{query}"
 
     # --- callbacks --------------------------------------------------------------------
 

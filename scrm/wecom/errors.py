@@ -86,6 +86,19 @@ ERRCODES: dict[int, ErrcodeInfo] = {
         "permanent", "群主过滤范围过大（超过 1000 人）", "owner filter range too large"
     ),
     90500: ErrcodeInfo("permanent", "群主并未离职", "chat owner has not resigned"),
+    40029: ErrcodeInfo(
+        "permanent", "OAuth code 无效（已使用或已过期）", "invalid OAuth code (used or expired)"
+    ),
+    40128: ErrcodeInfo(
+        "permanent", "客户 90 天内已转接两次", "customer already transferred twice in 90 days"
+    ),
+    40129: ErrcodeInfo("permanent", "客户正在转接中", "customer is being transferred"),
+    40097: ErrcodeInfo("permanent", "成员尚未离职", "the member has not resigned"),
+    40130: ErrcodeInfo(
+        "permanent", "原跟进人与接替成员不能相同", "handover and takeover are the same member"
+    ),
+    90502: ErrcodeInfo("permanent", "群主已离职", "chat owner has resigned"),
+    90504: ErrcodeInfo("permanent", "群主未改变", "chat owner unchanged"),
     40007: ErrcodeInfo(
         "permanent", "media_id 无效（临时素材已过期？）", "invalid media_id (expired media?)"
     ),
