@@ -1,4 +1,4 @@
-"""URLs of a tenant host: console, REST API (and later the guide sidebar)."""
+"""URLs of a tenant host: console, REST API, the guide sidebar."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,6 +14,7 @@ urlpatterns = [
     path("channels/", include("channels_qr.urls")),
     path("accounts/", include("accounts.urls")),
     path("wecom/", include("scrm.wecom.urls")),
+    path("sidebar/", include("sidebar.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("scrm.api.urls")),
     path(
