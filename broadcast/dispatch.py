@@ -21,7 +21,14 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from broadcast.models import TEMPLATE_MAX_CHATS, TEMPLATE_MAX_CUSTOMERS, Broadcast, Chunk, Delivery
+from broadcast.models import (
+    NOT_A_CUSTOMER_IN_WECOM,
+    TEMPLATE_MAX_CHATS,
+    TEMPLATE_MAX_CUSTOMERS,
+    Broadcast,
+    Chunk,
+    Delivery,
+)
 from contacts.models import Guide
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
@@ -139,7 +146,7 @@ def _created(chunk: Chunk, msgid: str, failed: set[str], at: datetime) -> None:
         deliveries = Delivery.objects.filter(chunk=chunk, status=Delivery.Status.PLANNED)
         if failed:
             deliveries.filter(target__in=failed).update(
-                status=Delivery.Status.FAILED, error="refused by WeCom (not a customer)"
+                status=Delivery.Status.FAILED, error=NOT_A_CUSTOMER_IN_WECOM
             )
         deliveries.exclude(target__in=failed).update(status=Delivery.Status.WAITING)
 
@@ -327,11 +334,27 @@ def broadcast_dispatch(
             broadcast=broadcast, status__in=[Chunk.Status.PENDING, Chunk.Status.CLAIMED]
         ).exists()
         if not left:
-            Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.DISPATCHING).update(
-                status=Broadcast.Status.WAITING,
-                dispatched_at=timezone.now(),
-                next_sync_at=timezone.now(),
+            created = Chunk.objects.filter(
+                broadcast=broadcast, status__in=[Chunk.Status.CREATED, Chunk.Status.SENT]
+            ).exists()
+            dispatching = Broadcast.objects.filter(
+                pk=broadcast.pk, status=Broadcast.Status.DISPATCHING
             )
+            if created:
+                dispatching.update(
+                    status=Broadcast.Status.WAITING,
+                    dispatched_at=timezone.now(),
+                    next_sync_at=timezone.now(),
+                )
+            else:
+                # WeCom refused every template: nothing will reach anyone.
+                failed = Chunk.objects.filter(broadcast=broadcast).exclude(error="").first()
+                dispatching.update(
+                    status=Broadcast.Status.FAILED,
+                    dispatched_at=timezone.now(),
+                    finished_at=timezone.now(),
+                    error=(failed.error if failed else "")[:300],
+                )
         return Broadcast.objects.values_list("status", flat=True).get(pk=broadcast.pk)
     finally:
         Broadcast.objects.filter(pk=broadcast.pk).update(lease_until=None)

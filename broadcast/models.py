@@ -13,6 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 TEMPLATE_MAX_CUSTOMERS = 10_000  # WeCom: external_userid per add_msg_template
 TEMPLATE_MAX_CHATS = 2_000  # WeCom: chat_id_list per add_msg_template
@@ -51,7 +52,7 @@ class Broadcast(models.Model):
         DRAFT = "draft", _("Draft")
         PLANNING = "planning", _("Planning")
         READY = "ready", _("Planned, waiting for confirmation")
-        SCHEDULED = "scheduled", _("Scheduled")
+        SCHEDULED = "scheduled", pgettext_lazy("group send status", "Scheduled")
         DISPATCHING = "dispatching", _("Creating the messages in WeCom")
         WAITING = "waiting", _("Waiting for guides to send")
         DONE = "done", _("Done")
@@ -163,6 +164,7 @@ class Delivery(models.Model):
 
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")
+        NOT_CUSTOMER = "not_customer", _("Excluded: not a customer of the brand")
         NO_RELATION = "no_relation", _("Excluded: no guide holds them")
         OVER_CAP = "over_cap", _("Excluded: over WeCom's frequency rule (predicted)")
         DO_NOT_DISTURB = "dnd", _("Excluded: do not disturb")
@@ -174,7 +176,7 @@ class Delivery(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         FAILED = "failed", _("Failed")
 
-    EXCLUDED = (Status.NO_RELATION, Status.OVER_CAP, Status.DO_NOT_DISTURB)
+    EXCLUDED = (Status.NOT_CUSTOMER, Status.NO_RELATION, Status.OVER_CAP, Status.DO_NOT_DISTURB)
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
     customer = models.ForeignKey(
@@ -214,3 +216,14 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target} ({self.status})"
+
+    @property
+    def error_text(self) -> str:
+        """The stored reason (English) in the reader's language; WeCom's meanings as they
+        are."""
+        known = DELIVERY_ERRORS.get(self.error)
+        return str(known) if known is not None else self.error
+
+
+NOT_A_CUSTOMER_IN_WECOM = "refused by WeCom (not a customer)"
+DELIVERY_ERRORS = {NOT_A_CUSTOMER_IN_WECOM: _("refused by WeCom (not a customer)")}

@@ -152,6 +152,27 @@ def _insert_chat_deliveries(broadcast: Broadcast) -> int:
         return cursor.rowcount
 
 
+def _insert_unknown(broadcast: Broadcast) -> int:
+    """Named recipients (CSV, chosen ids) the brand does not have: rows too, so the operator
+    sees every line's fate."""
+    if broadcast.audience == Broadcast.Audience.SEGMENT or not broadcast.audience_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO broadcast_delivery (broadcast_id, target, status, error)
+            SELECT %(b)s, ids.target, 'not_customer', ''
+            FROM unnest(%(ids)s::varchar[]) AS ids(target)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM broadcast_delivery d
+                WHERE d.broadcast_id = %(b)s AND d.target = ids.target
+            )
+            """,
+            {"b": broadcast.pk, "ids": list(broadcast.audience_ids)},
+        )
+        return cursor.rowcount
+
+
 def broadcast_counts(broadcast: Broadcast) -> dict[str, int]:
     rows = (
         Delivery.objects.filter(broadcast=broadcast)
@@ -175,6 +196,7 @@ def broadcast_plan(*, broadcast_id: int) -> Broadcast:
             _insert_chat_deliveries(broadcast)
         else:
             _insert_customer_deliveries(broadcast)
+        _insert_unknown(broadcast)
         broadcast.counts = broadcast_counts(broadcast)
         broadcast.fingerprint = content_fingerprint(broadcast.text, list(broadcast.attachments))
         broadcast.status = Broadcast.Status.READY

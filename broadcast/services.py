@@ -173,6 +173,10 @@ def broadcast_confirm(
             raise BroadcastInputError(_("no customer of this group send can be reached"))
         now = timezone.now()
         at = dispatch_time(broadcast, now)
+        if broadcast.deadline is not None and at >= broadcast.deadline:
+            raise BroadcastInputError(
+                _("the messages would be created after the deadline: move the deadline")
+            )
         broadcast.confirmed_by, broadcast.confirmed_at = _actor_label(actor), now
         if at > now:
             broadcast.status, broadcast.send_at = Broadcast.Status.SCHEDULED, at

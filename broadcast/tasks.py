@@ -14,12 +14,17 @@ SLICE_CHUNKS = 20  # templates created per task run before the broadcast is queu
 @tenant_task(queue="bulk")
 def broadcast_plan_task(*, tenant_schema: str, broadcast_id: int) -> str:
     """Freeze a group send's audience into deliveries (re-runs from scratch if killed)."""
+    from broadcast.models import Broadcast
     from broadcast.planning import BroadcastInputError, broadcast_plan
 
     try:
         return broadcast_plan(broadcast_id=broadcast_id).status
-    except BroadcastInputError:
-        return "already planned"  # a second run queued by the tick while the first ran
+    except BroadcastInputError as exc:
+        # Planned meanwhile (a second run queued by the tick), or impossible: say why.
+        Broadcast.objects.filter(pk=broadcast_id, status=Broadcast.Status.PLANNING).update(
+            status=Broadcast.Status.FAILED, error=str(exc)[:300], lease_until=None
+        )
+        return Broadcast.objects.values_list("status", flat=True).get(pk=broadcast_id)
 
 
 @tenant_task(queue="bulk", bind=True, max_retries=12)

@@ -52,6 +52,7 @@ from contacts.services import (
     contact_settings_update,
     sync_start,
 )
+from handover.selectors import customer_transfer_list, guide_handovers_out, guide_transfers_in
 from tagging.selectors import tag_options, tags_by_ids
 
 ANY_ROLE = (User.Role.ADMIN, User.Role.OPERATOR, User.Role.VIEWER)
@@ -148,6 +149,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "relation_rows": _relation_tag_rows(relations, with_picker=can_tag),
             "can_tag": can_tag,
             "timeline": timeline,
+            "transfers": customer_transfer_list(customer_id=customer.pk),
             "errors": errors,
             "active_nav": "customers",
         },
@@ -298,6 +300,8 @@ def guide_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "customers_page": customers_page,
             "chats": chats[:GUIDE_CHATS_SHOWN],
             "more_chats": len(chats) > GUIDE_CHATS_SHOWN,
+            "handovers_out": guide_handovers_out(guide_id=guide.pk),
+            "transfers_in": guide_transfers_in(guide_id=guide.pk),
             "errors": errors,
             "active_nav": "guides",
         },

@@ -44,8 +44,8 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
         _("Growth"),
         [
             NavItem("channels", _("Channels & live QR codes"), "channels:list"),
-            NavItem("broadcasts", _("Group sends"), ""),
-            NavItem("handover", _("Handover"), ""),
+            NavItem("broadcasts", _("Group sends"), "broadcast:list"),
+            NavItem("handover", _("Handover"), "handover:list"),
         ],
     ),
     (

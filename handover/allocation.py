@@ -170,15 +170,27 @@ def _eligible(guides: Iterable[Guide], excluded: set[int]) -> list[Guide]:
 
 
 def _loads(takers: list[Guide], max_per_guide: int | None) -> dict[int, TakerLoad]:
+    """Each taker's customers now: active relations plus customers on their way to them in
+    any handover (so two handovers at once never push a taker past the maximum)."""
     current = dict(
         Relation.objects.filter(guide__in=takers, status=Relation.Status.ACTIVE)
         .values("guide")
         .annotate(n=Count("id"))
         .values_list("guide", "n")
     )
+    incoming = dict(
+        TransferItem.objects.filter(
+            to_guide__in=takers,
+            target=TransferItem.Target.CUSTOMER,
+            status__in=TransferItem.IN_FLIGHT,
+        )
+        .values("to_guide")
+        .annotate(n=Count("id"))
+        .values_list("to_guide", "n")
+    )
     loads = {}
     for guide in takers:
-        now = current.get(guide.pk, 0)
+        now = current.get(guide.pk, 0) + incoming.get(guide.pk, 0)
         room = None if max_per_guide is None else max(0, max_per_guide - now)
         loads[guide.pk] = TakerLoad(guide=guide, current=now, room=room)
     return loads
@@ -296,8 +308,8 @@ def _assign(items: list[Planned], takers: list[TakerLoad], *, chats: bool) -> No
             load.customers += 1
 
 
-def csv_mapping(data: bytes) -> tuple[dict[str, str], list[CsvProblem]]:
-    """external_userid -> takeover userid from a two-column CSV (header optional)."""
+def csv_mapping(data: bytes) -> tuple[dict[str, tuple[str, int]], list[CsvProblem]]:
+    """external_userid -> (takeover userid, line) from a two-column CSV (header optional)."""
     if len(data) > MAX_CSV_BYTES:
         raise HandoverInputError(_("the file is larger than 5 MB"))
     for encoding in ("utf-8-sig", "gb18030"):
@@ -312,7 +324,7 @@ def csv_mapping(data: bytes) -> tuple[dict[str, str], list[CsvProblem]]:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
         raise HandoverInputError(_("not a CSV file: %(error)s") % {"error": exc}) from exc
-    mapping: dict[str, str] = {}
+    mapping: dict[str, tuple[str, int]] = {}
     problems: list[CsvProblem] = []
     for number, row in enumerate(rows, start=1):
         cells = [cell.strip() for cell in row]
@@ -327,7 +339,7 @@ def csv_mapping(data: bytes) -> tuple[dict[str, str], list[CsvProblem]]:
         elif cells[0] in mapping:
             problems.append(CsvProblem(number, cells[0], "customer named twice"))
         else:
-            mapping[cells[0]] = cells[1]
+            mapping[cells[0]] = (cells[1], number)
     if not mapping and not problems:
         raise HandoverInputError(_("the file has no rows"))
     return mapping, problems
@@ -435,7 +447,7 @@ def _assign_by_csv(
     max_per_guide: int | None,
 ) -> None:
     mapping, plan.csv_problems = csv_mapping(data)
-    userids = set(mapping.values())
+    userids = {userid for userid, _line in mapping.values()}
     named = {g.userid: g for g in Guide.objects.filter(userid__in=userids)}
     usable = {
         g.pk
@@ -449,9 +461,7 @@ def _assign_by_csv(
             "external_userid", flat=True
         )
     )
-    lines = {}
-    for number, (external_userid, userid) in enumerate(mapping.items()):
-        lines[external_userid] = number
+    for external_userid, (userid, line) in mapping.items():
         guide = named.get(userid)
         problem = ""
         if external_userid not in known:
@@ -463,9 +473,10 @@ def _assign_by_csv(
         elif guide.pk not in usable:
             problem = "this guide cannot take over (departed, handed over or out of range)"
         if problem:
-            plan.csv_problems.append(CsvProblem(0, f"{external_userid},{userid}", problem))
+            plan.csv_problems.append(CsvProblem(line, f"{external_userid},{userid}", problem))
+    plan.csv_problems.sort(key=lambda p: p.line)
     for item in customers:
-        guide = named.get(mapping.get(item.external_id) or "")
+        guide = named.get(mapping.get(item.external_id, ("", 0))[0])
         load = plan.takers.get(guide.pk) if guide else None
         if load is None:
             item.status, item.error = TransferItem.Status.UNALLOCATED, NOT_IN_CSV

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -266,6 +267,8 @@ def items_reallocate(
         handover = Handover.objects.select_for_update().get(pk=handover.pk)
         if handover.status == Handover.Status.PROPOSED:
             raise HandoverInputError(_("start the handover first"))
+        if handover.status == Handover.Status.CANCELLED:
+            raise HandoverInputError(_("this handover was cancelled: start a new one"))
         from_ids = set(handover.from_guides.values_list("pk", flat=True))
         chosen = _named_takers(takers, from_ids)
         if not chosen:
@@ -394,11 +397,27 @@ def unassigned_check(*, client: WeComClient | None = None) -> dict[str, int]:
 
 def departed_guides_queue() -> Any:
     """Departed guides still holding customers or group chats, most at risk first."""
+    at_risk = (
+        Relation.objects.filter(guide=OuterRef("pk"), status=Relation.Status.ACTIVE)
+        .order_by()
+        .values("guide")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    chats = (
+        GroupChat.objects.filter(owner=OuterRef("pk"))
+        .exclude(status__in=[GroupChat.Status.DISMISSED, GroupChat.Status.HANDOVER_DONE])
+        .order_by()
+        .values("owner")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     return (
         Guide.objects.filter(status=Guide.Status.DEPARTED)
         .annotate(
-            at_risk=Count("relations", filter=Q(relations__status=Relation.Status.ACTIVE)),
+            at_risk=Coalesce(Subquery(at_risk), 0),
+            chats_owned=Coalesce(Subquery(chats), 0),
         )
-        .filter(at_risk__gt=0)
-        .order_by("-at_risk", "pk")
+        .filter(Q(at_risk__gt=0) | Q(chats_owned__gt=0))
+        .order_by("-at_risk", "-chats_owned", "pk")
     )

@@ -12,6 +12,8 @@ urlpatterns = [
     path("tags/", include("tagging.urls")),
     path("channels/", include("channels_qr.download_urls")),
     path("channels/", include("channels_qr.urls")),
+    path("broadcasts/", include("broadcast.urls")),
+    path("handover/", include("handover.urls")),
     path("accounts/", include("accounts.urls")),
     path("wecom/", include("scrm.wecom.urls")),
     path("sidebar/", include("sidebar.urls")),

@@ -141,3 +141,26 @@ def test_a_send_to_group_chats_goes_through_their_owner(guides, wecom_sandbox):
     assert broadcast_sync(broadcast_id=broadcast.pk) == Broadcast.Status.DONE
     assert fates(broadcast) == {"wrGROUPAMY01": D.SENT}
     assert group_messages(control, ["wrGROUPAMY01"], msgids(broadcast)) == {"wrGROUPAMY01": 1}
+
+
+def test_when_wecom_refuses_every_template_the_send_fails_with_wecoms_reason(guides, wecom_sandbox):
+    wecom_sandbox.control.set_faults(
+        {"externalcontact/add_msg_template": {"error_rate": 1, "errcode": 48002}}
+    )
+    broadcast = planned()
+    assert broadcast_dispatch(broadcast_id=broadcast.pk) == Broadcast.Status.FAILED
+    broadcast.refresh_from_db()
+    assert "48002" in broadcast.error or "permission" in broadcast.error
+    assert set(fates(broadcast).values()) == {D.FAILED}
+
+
+def test_a_send_that_quiet_hours_push_past_its_deadline_is_not_confirmed(guides, wecom_sandbox):
+    send_at = timezone.localtime() + timedelta(hours=1)
+    with pytest.raises(BroadcastInputError, match="after the deadline"):
+        planned(
+            send_at=send_at,
+            quiet_start=(send_at - timedelta(minutes=30)).time(),
+            quiet_end=(send_at + timedelta(hours=2)).time(),
+            deadline=send_at + timedelta(hours=1),
+        )
+    assert Broadcast.objects.get().status == Broadcast.Status.READY

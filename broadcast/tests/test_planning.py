@@ -129,3 +129,29 @@ def test_planning_twice_is_refused_and_replanning_an_interrupted_plan_starts_ove
 def test_wecoms_frequency_windows(rule, start, cap):
     now = datetime(2026, 2, 18, 15, 30, tzinfo=SHANGHAI)
     assert cap_window(rule, now) == (start, cap)
+
+
+def test_named_recipients_the_brand_does_not_have_are_rows_too(book):
+    broadcast = Broadcast.objects.create(
+        name="csv", text="t", audience="csv", audience_ids=["wmP000", "wmNOPE"]
+    )
+    assert fates(broadcast_plan(broadcast_id=broadcast.pk)) == {
+        "wmP000": ("planned", "amy"),
+        "wmNOPE": ("not_customer", None),
+    }
+
+
+def test_a_plan_that_cannot_be_made_fails_with_the_reason(book):
+    from django.db import connection
+
+    from broadcast.tasks import broadcast_plan_task
+
+    segment = everyone()
+    broadcast = Broadcast.objects.create(
+        name="x", text="t", audience="segment", segment=segment, status="planning"
+    )
+    segment.delete()
+    assert broadcast_plan_task(tenant_schema="alpha", broadcast_id=broadcast.pk) == "failed"
+    connection.set_schema("alpha")
+    broadcast.refresh_from_db()
+    assert broadcast.error == "the segment was deleted"

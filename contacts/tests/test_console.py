@@ -619,8 +619,9 @@ def test_customer_page_query_count_does_not_grow(db, client_a, django_assert_num
             RelationFactory(customer=customer, guide=guide)
             CustomerEventFactory(customer=customer, guide=guide)
 
-    # + the customer, its relations with guides and stores, the timeline page with guides
-    with django_assert_num_queries(8):
+    # + the customer, its relations with guides and stores, the timeline page with guides,
+    # its transfers
+    with django_assert_num_queries(9):
         response = client_a.get(f"/customers/{customer.pk}/")
 
     assert len(GUIDE_LINK.findall(body_of(response))) == 2 * rows

@@ -178,3 +178,43 @@ def test_customers_moved_on_duty_twice_in_90_days_are_skipped(book):
     assert item.status == S.SKIPPED
     assert item.to_guide_id is None
     assert received(plan) == {}
+
+
+def test_customers_on_their_way_to_a_taker_count_towards_the_maximum(book):
+    from handover.services import handover_start
+
+    # a first handover gives bob 8 of amy's customers...
+    Relation.objects.filter(guide=book["amy"], customer__external_userid__gte="wmA0008").update(
+        status=Relation.Status.DELETED_BY_CUSTOMER
+    )
+    with_eight = handover_start(
+        from_guides=[book["amy"]], mode=Handover.Mode.ONE, takers=[book["bob"]], include_chats=False
+    )
+    assert with_eight.items.filter(status=S.PENDING).count() == 8
+    # ...so while they are on their way, a second one sees bob with 8 of a maximum of 10
+    cat = book["cat"]
+    cat.status = Guide.Status.DEPARTED
+    cat.save()
+    for n in range(5):
+        customer = Customer.objects.create(external_userid=f"wmCAT{n}")
+        Relation.objects.create(guide=cat, customer=customer, added_at=timezone.now())
+    plan = allocation_plan(
+        from_guides=[cat], mode=Handover.Mode.ONE, takers=[book["bob"]], max_per_guide=10
+    )
+    assert received(plan) == {"bob": 2}
+    assert [i.status for i in plan.items].count(S.UNALLOCATED) == 3
+
+
+def test_csv_problems_carry_their_line_numbers(book):
+    data = b"wmA0000,bob\nwmNOPE,bob\n\nwmA0001,zed\n"
+    plan = allocation_plan(from_guides=[book["amy"]], mode=Handover.Mode.CSV, csv_data=data)
+    assert [(p.line, p.value) for p in plan.csv_problems] == [(2, "wmNOPE,bob"), (4, "wmA0001,zed")]
+
+
+def test_a_departed_guide_who_only_owns_chats_is_in_the_queue(book):
+    from handover.services import departed_guides_queue
+
+    zed = book["zed"]
+    GroupChat.objects.create(chat_id="wrZED", name="zed 的群", owner=zed)
+    queue = {g.userid: (g.at_risk, g.chats_owned) for g in departed_guides_queue()}
+    assert queue == {"amy": (50, 1), "zed": (0, 1)}

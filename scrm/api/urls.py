@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("tagging.api.urls")),
     path("", include("tagging.api.audience_urls")),
     path("", include("channels_qr.api.urls")),
+    path("", include("broadcast.api.urls")),
+    path("", include("handover.api.urls")),
 ]
