@@ -12,7 +12,9 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +24,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import get_public_schema_name, schema_context
+
+from scrm.tenant_tasks import QUEUES
 
 ROOT = Path(__file__).resolve().parent
 TEST_TENANTS = {"alpha": "Alpha 品牌", "beta": "Beta 品牌"}
@@ -151,7 +155,8 @@ test_database_url.__test__ = False
 
 def celery_worker_start(log_path: Path, **env_overrides: str) -> subprocess.Popen:
     """Start one real Celery worker process (all queues) on the test database and Redis;
-    returns once it is ready. Extra environment variables override settings."""
+    returns once it is ready. Extra environment variables override settings; with
+    SCRM_QUEUE_PREFIX the worker consumes queues of its own (see `own_queues`)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "scrm.settings.test",
@@ -172,7 +177,7 @@ def celery_worker_start(log_path: Path, **env_overrides: str) -> subprocess.Pope
                 "-P",
                 "solo",
                 "-Q",
-                "high,default,bulk",
+                ",".join(env_overrides.get("SCRM_QUEUE_PREFIX", "") + q for q in QUEUES),
                 "--without-mingle",
                 "--without-gossip",
                 "--without-heartbeat",
@@ -194,6 +199,17 @@ def celery_worker_start(log_path: Path, **env_overrides: str) -> subprocess.Pope
 
 
 celery_worker_start.__test__ = False
+
+
+@contextmanager
+def own_queues() -> Iterator[dict[str, str]]:
+    """Tasks this test queues go to queues only its own workers consume (started with the
+    returned environment), never to the session's `celery_worker`."""
+    from django.test import override_settings
+
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    with override_settings(SCRM_QUEUE_PREFIX=prefix):
+        yield {"SCRM_QUEUE_PREFIX": prefix}
 
 
 @pytest.fixture(scope="session")

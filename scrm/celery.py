@@ -15,9 +15,17 @@ app = Celery("scrm", task_cls="celery.contrib.django.task:DjangoTask")
 TASK_QUEUES: dict[str, str] = {}
 
 
+def queue_name(queue: str) -> str:
+    """A queue's name on the broker. SCRM_QUEUE_PREFIX gives a worker queues of its own (a
+    test's killable worker never competes with the session's worker)."""
+    from django.conf import settings
+
+    return str(getattr(settings, "SCRM_QUEUE_PREFIX", "")) + queue
+
+
 def route_by_declared_queue(name: str, *args: Any, **kwargs: Any) -> dict[str, str] | None:
     queue = TASK_QUEUES.get(name)
-    return {"queue": queue} if queue else None
+    return {"queue": queue_name(queue)} if queue else None
 
 
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -20,7 +20,7 @@ from broadcast.models import Broadcast, Chunk, Delivery
 from broadcast.planning import broadcast_plan, broadcast_plan_start
 from broadcast.services import BroadcastData, broadcast_confirm, broadcast_create, broadcast_sync
 from broadcast.tests.helpers import CORP_ID, everyone, setup_corp
-from conftest import celery_worker_start
+from conftest import celery_worker_start, own_queues
 from scrm.wecom.client import wecom_client
 
 PAST = timezone.now() - timezone.timedelta(days=1)
@@ -154,11 +154,11 @@ def test_twenty_sigkills_at_random_points_of_planning_and_dispatch(
     control.set_faults(
         {"externalcontact/add_msg_template": {"latency_ms": 30, "reply_latency_ms": 250}}
     )
-    env = {"BROADCAST_LEASE_SECONDS": "1", "BROADCAST_CHUNK_SIZE": "7"}
     log = tmp_path / "worker.log"
     rng = random.Random()
     kills = 0
-    with schema_context("alpha"):
+    with schema_context("alpha"), own_queues() as queues:
+        env = {"BROADCAST_LEASE_SECONDS": "1", "BROADCAST_CHUNK_SIZE": "7", **queues}
         broadcast = new_broadcast()
         worker = celery_worker_start(log, **env)
         broadcast_plan_start(broadcast=broadcast)

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from conftest import celery_worker_start
+from conftest import celery_worker_start, own_queues
 from contacts.models import Guide, Relation
 from handover import transfer
 from handover.models import Handover, TransferItem
@@ -152,10 +152,10 @@ def test_a_worker_killed_with_sigkill_mid_transfer_and_restarted(
         {"externalcontact/resigned/transfer_customer": {"latency_ms": 100, "reply_latency_ms": 500}}
     )
     log = tmp_path / "worker.log"
-    lease = {"HANDOVER_LEASE_SECONDS": "2"}
     rng = random.Random()
     kills = 0
-    with schema_context("alpha"):
+    with schema_context("alpha"), own_queues() as queues:
+        lease = {"HANDOVER_LEASE_SECONDS": "2", **queues}
         worker = celery_worker_start(log, **lease)
         handover = start(departed_amy(control))  # queued to the worker after the commit
         try:

@@ -61,6 +61,8 @@ HANDOVER_LEASE_SECONDS = env.int("HANDOVER_LEASE_SECONDS", default=120)
 BROADCAST_LEASE_SECONDS = env.int("BROADCAST_LEASE_SECONDS", default=120)
 BROADCAST_CHUNK_SIZE = env.int("BROADCAST_CHUNK_SIZE", default=10_000)
 BROADCAST_SYNC_SECONDS = env.int("BROADCAST_SYNC_SECONDS", default=300)
+# Prefix of the Celery queue names (empty in production; tests give a worker its own).
+SCRM_QUEUE_PREFIX = env.str("SCRM_QUEUE_PREFIX", default="")
 # How long a guide stays signed in to the sidebar after WeCom's OAuth2.
 SIDEBAR_SESSION_SECONDS = env.int("SIDEBAR_SESSION_SECONDS", default=8 * 3600)
 WECOM_RETRY_BASE_SECONDS = env.float("WECOM_RETRY_BASE_SECONDS", default=0.5)

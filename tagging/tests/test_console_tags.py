@@ -456,8 +456,9 @@ def test_customer_page_with_tag_pickers_keeps_a_constant_query_count(
         for _index in range(rows):
             RelationFactory(customer=customer, wecom_tag_ids=[tags[0].tag_id, "etUNKNOWN"])
 
-    # routing and session (5) + the customer, its relations, the timeline, the catalogue
-    with django_assert_num_queries(9):
+    # routing and session (5) + the customer, its relations, the timeline, the catalogue,
+    # its transfers
+    with django_assert_num_queries(10):
         response = client_a.get(f"/customers/{customer.pk}/")
 
     body = body_of(response)
