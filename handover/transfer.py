@@ -133,11 +133,15 @@ def _claim_batch(handover: Handover) -> list[TransferItem]:
             UPDATE handover_transferitem SET status = 'sending', batch = %(b)s,
                 claimed_until = %(until)s
             WHERE id IN (SELECT id FROM picked) AND status = 'pending'
+            RETURNING id
             """,
             {"h": handover.pk, "n": BATCH, "b": batch, "until": timezone.now() + lease()},
         )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
     return list(
-        TransferItem.objects.filter(batch=batch, status=TransferItem.Status.SENDING)
+        TransferItem.objects.filter(pk__in=ids)
         .select_related("from_guide", "to_guide", "chat")
         .order_by("id")
     )
@@ -155,10 +159,34 @@ def _finish(
 
 
 def _save(items: list[TransferItem]) -> None:
-    TransferItem.objects.bulk_update(
-        items,
-        ["status", "errcode", "error", "finished_at", "sent_at", "takeover_time", "claimed_until"],
-    )
+    """The items' outcome in one UPDATE from arrays (Django's bulk_update builds a CASE per
+    row and field: 250 ms per 100 items in bench/handover.py, against 15 ms for this)."""
+    if not items:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE handover_transferitem t SET status = v.status, errcode = v.errcode,
+                error = v.error, finished_at = v.finished_at, sent_at = v.sent_at,
+                takeover_time = v.takeover_time, claimed_until = v.claimed_until
+            FROM unnest(%s::bigint[], %s::varchar[], %s::integer[], %s::varchar[],
+                        %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+                        %s::timestamptz[])
+                AS v(id, status, errcode, error, finished_at, sent_at, takeover_time,
+                     claimed_until)
+            WHERE t.id = v.id
+            """,
+            [
+                [i.pk for i in items],
+                [i.status for i in items],
+                [i.errcode for i in items],
+                [i.error for i in items],
+                [i.finished_at for i in items],
+                [i.sent_at for i in items],
+                [i.takeover_time for i in items],
+                [i.claimed_until for i in items],
+            ],
+        )
 
 
 def _still_held(items: list[TransferItem]) -> set[str]:

@@ -85,3 +85,26 @@ def test_welcome_benchmark_smoke():
     for name, floor in figures["floor"].items():
         assert floor["welcomes_received"] == floor["fired"] == floor["planned"], name
         assert floor["latency_seconds"]["p50"] > 0
+
+
+def test_handover_benchmark_smoke():
+    figures = run_bench("handover")
+
+    assert figures["failures"] == []
+    customers = figures["data"]["customers"]
+    assert figures["allocation"]["items_written"] == customers == 300
+    assert figures["allocation"]["start_items_per_second"] > 0
+    sent = figures["send"]
+    assert sent["item_statuses"] == {"waiting": customers}
+    # one call per 100 customers of one guide pair: 3 guides x 3 takers, 33-34 each
+    assert sent["transfer_calls"] == 9
+    assert sent["calls_per_second"] > 0
+    assert figures["baseline"]["calls"] == sent["transfer_calls"]
+    assert figures["ratio"]["send_over_baseline"] > 0
+    assert figures["results"]["wall_seconds"] > 0
+    check = figures["check"]
+    assert check["transfers_in_wecom"] == check["accepted"] == customers
+    assert check["duplicates"] == check["lost"] == 0
+    assert check["handover_statuses"] == {"done": 1}
+    assert figures["peak_rss_mb"] > 0
+
