@@ -44,6 +44,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
         _("Growth"),
         [
             NavItem("channels", _("Channels & live QR codes"), "channels:list"),
+            NavItem("quick_replies", _("Quick replies"), "sidebar:console_quick_replies"),
             NavItem("broadcasts", _("Group sends"), "broadcast:list"),
             NavItem("handover", _("Handover"), "handover:list"),
         ],
@@ -52,6 +53,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
         _("Settings"),
         [
             NavItem("wecom", _("WeCom connection"), "wecom:connection", admin_only=True),
+            NavItem("sidebar_settings", _("Guide sidebar"), "sidebar:console_settings"),
             NavItem("callback_events", _("Callback events"), "wecom:callback_events"),
             NavItem("api_keys", _("API keys"), "accounts:api_keys", admin_only=True),
             NavItem("audit_log", _("Audit log"), "accounts:audit_log", admin_only=True),

@@ -1,30 +1,97 @@
-"""The sidebar's pages and JSON endpoints. Every endpoint with customer data runs for the
-guide of the request's token and checks on the server that the guide may see the customer."""
+"""The sidebar's page. It holds no customer data: static/js/sidebar.js signs the guide in,
+configures the JS-SDK, asks WeCom which customer the chat is with and loads them from the
+JSON endpoints (sidebar.api_views), each checked against the guide's session."""
 
-from typing import Any
-from urllib.parse import urlsplit
-
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from contacts.models import Customer, Relation
 from scrm.wecom.client import WeComNotConnected, wecom_client
-from scrm.wecom.errors import WeComError
-from scrm.wecom.jssdk import jssdk_config, jssdk_scripts
-from sidebar.auth import TOKEN_HEADER, can_see, guide_required
+from scrm.wecom.jssdk import jssdk_scripts
+from sidebar.auth import TOKEN_HEADER
 
-JS_API_LIST = ["getCurExternalContact", "getContext", "sendChatMessage"]
+EXTERNAL_USERID = "EXTERNAL_USERID"  # placeholder in URL templates, replaced by the script
+PK = 999999999
+
+
+def _urls() -> dict[str, str]:
+    def per_customer(name: str) -> str:
+        return reverse(f"sidebar:{name}", args=[EXTERNAL_USERID])
+
+    return {
+        "login": reverse("sidebar:login"),
+        "config": reverse("sidebar:jssdk_config"),
+        "customer": per_customer("customer"),
+        "timeline": per_customer("timeline"),
+        "tags": per_customer("tags"),
+        "notes": per_customer("notes"),
+        "follow_ups": per_customer("follow_ups"),
+        "follow_up_done": reverse("sidebar:follow_up_done", args=[PK]).replace(str(PK), "PK"),
+        "quick_replies": reverse("sidebar:quick_replies"),
+        "quick_reply_message": reverse("sidebar:quick_reply_message", args=[PK]).replace(
+            str(PK), "PK"
+        ),
+    }
+
+
+def _labels() -> dict[str, str]:
+    """The script's words, translated here so the page needs no catalogue of its own."""
+    return {
+        "profile": _("Profile"),
+        "follow": _("Follow-ups"),
+        "timeline": _("Timeline"),
+        "replies": _("Quick replies"),
+        "remark": _("Remark"),
+        "phones": _("Phones"),
+        "channel": _("Source channel"),
+        "added": _("Added"),
+        "guides": _("Guides holding them"),
+        "you": _("you"),
+        "tags": _("Tags"),
+        "tags_readonly": _("Only a guide holding this customer can change their tags."),
+        "no_tags": _("The brand has no tags yet."),
+        "notes": _("Notes"),
+        "note_placeholder": _("Write a note for colleagues…"),
+        "add_note": _("Add note"),
+        "no_notes": _("No notes yet."),
+        "follow_ups": _("Follow-ups"),
+        "follow_up_placeholder": _("What to do"),
+        "due": _("Due"),
+        "add_follow_up": _("Add follow-up"),
+        "no_follow_ups": _("Nothing to follow up."),
+        "done": _("Done"),
+        "mark_done": _("Mark done"),
+        "overdue": _("Overdue"),
+        "no_events": _("Nothing on the timeline yet."),
+        "more": _("Older entries"),
+        "no_replies": _("No quick replies yet: operators add them in the console."),
+        "send": _("Send"),
+        "sent": _("Sent into the chat."),
+        "send_failed": _("WeCom did not send it"),
+        "saved": _("Saved."),
+        "failed": _("Something went wrong: try again."),
+        "offline": _("The network is unreachable: try again."),
+        "not_in_chat": _("Open the sidebar from a chat with a customer."),
+        "jssdk_failed": _("WeCom refused the page's signature"),
+        "no_wecom": _("This brand has not connected WeCom yet."),
+        "image": _("Image"),
+        "link": _("Link"),
+        "note_kind": _("Note"),
+        "follow_up_kind": _("Follow-up"),
+        "follow_up_done_kind": _("Follow-up done"),
+        "added_tags": _("added"),
+        "removed_tags": _("removed"),
+        "by": _("by"),
+    }
 
 
 @require_GET
 @xframe_options_exempt
 def home(request: HttpRequest) -> HttpResponse:
-    """The shell WeCom opens: it signs the guide in, configures the JS-SDK, asks WeCom which
-    customer the chat is with and shows them. It holds no data itself."""
+    """The page WeCom opens beside a chat (聊天工具栏)."""
     try:
         credentials = wecom_client(app_kind="customer_contact").credentials
         scripts = jssdk_scripts(credentials.api_base_url)
@@ -37,59 +104,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "scripts": scripts,
             "token_header": TOKEN_HEADER,
             "login_url": reverse("sidebar:login"),
-            "config_url": reverse("sidebar:jssdk_config"),
-            "js_api_list": JS_API_LIST,
+            "sidebar": {"urls": _urls(), "labels": _labels(), "connected": bool(scripts)},
         },
     )
-
-
-@require_GET
-@guide_required
-def jssdk_config_view(request: HttpRequest) -> JsonResponse:
-    """Signed wx.config and wx.agentConfig parameters for a page of this host."""
-    url = request.GET.get("url", "")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.netloc != request.get_host():
-        return JsonResponse({"error": _("url must be a page of this site")}, status=400)
-    try:
-        signed = jssdk_config(
-            client=wecom_client(app_kind="customer_contact"),
-            url=url.split("#", 1)[0],
-            js_api_list=JS_API_LIST,
-        )
-    except WeComError as exc:
-        return JsonResponse({"error": exc.meaning or str(exc)}, status=502)
-    return JsonResponse({"config": signed.config, "agentConfig": signed.agent_config})
-
-
-def _customer_json(customer: Customer, guide_relations: Any) -> dict[str, Any]:
-    relations = list(
-        Relation.objects.filter(customer=customer, status=Relation.Status.ACTIVE)
-        .select_related("guide", "channel")
-        .order_by("added_at")
-    )
-    mine = next((r for r in relations if r in guide_relations), relations[0] if relations else None)
-    return {
-        "external_userid": customer.external_userid,
-        "name": customer.name,
-        "avatar": customer.avatar,
-        "remark": mine.remark if mine else "",
-        "phones": list(mine.remark_mobiles) if mine else [],
-        "channel": mine.channel.name if mine and mine.channel else "",
-        "added_at": mine.added_at.isoformat() if mine else None,
-        "guides": [r.guide.name for r in relations],
-    }
-
-
-@require_GET
-@guide_required
-def customer(request: HttpRequest, external_userid: str) -> JsonResponse:
-    found = Customer.objects.filter(external_userid=external_userid).first()
-    if found is None:
-        return JsonResponse({"error": _("no such customer")}, status=404)
-    guide = request.guide  # type: ignore[attr-defined]
-    if not can_see(guide, found.pk):
-        return JsonResponse({"error": _("this customer is not yours")}, status=403)
-    from sidebar.auth import customer_relations_for
-
-    return JsonResponse(_customer_json(found, list(customer_relations_for(guide, found.pk))))

@@ -130,8 +130,10 @@ JWEIXIN_JS = r"""
       }
       var id = ++seq;
       pending[id] = resolve;
+      // Only data crosses to the chat window: postMessage cannot clone the success / fail
+      // callbacks WeCom's API takes inside the options (wx.agentConfig).
       window.parent.postMessage({sandboxJssdk: true, id: id, page: page, method: method,
-        args: args, url: location.href.split("#")[0]}, "*");
+        args: JSON.parse(JSON.stringify(args || {})), url: location.href.split("#")[0]}, "*");
     });
   }
   window.addEventListener("message", function (event) {
@@ -231,8 +233,10 @@ def chat(sb: Sandbox, corp_id: str, query: dict[str, str]) -> Page:
         f"<script>{CHAT_JS}</script>"
     )
     page = _html(200, "企业微信 / WeCom", body)
-    # The member is signed in to the client: the OAuth step inside the sidebar knows them.
-    page.headers["Set-Cookie"] = f"{CLIENT_COOKIE}={userid}; Path=/; SameSite=Lax"
+    # The member is signed in to the client: the OAuth step inside the sidebar (an iframe of
+    # another site) knows them. SameSite=None needs Secure; browsers accept it on http for
+    # 127.0.0.1 and localhost, where the sandbox runs.
+    page.headers["Set-Cookie"] = f"{CLIENT_COOKIE}={userid}; Path=/; SameSite=None; Secure"
     return page
 
 

@@ -159,5 +159,6 @@ def test_the_chat_window_hosts_the_sidebar_and_signs_the_member_in(sandbox, cont
     assert answer.status_code == 200
     assert "iframe" in answer.text
     assert "sandbox_client_userid=guide00001" in answer.headers["Set-Cookie"]
+    assert "SameSite=None" in answer.headers["Set-Cookie"]
     script = requests.get(sandbox.url + "/client/jweixin.js", timeout=5)
     assert "window.wx" in script.text
