@@ -149,7 +149,10 @@ def _items_create(handover: Handover, plan: AllocationPlan) -> None:
             error=p.error,
             finished_at=None if p.status == TransferItem.Status.PENDING else now,
         )
-        for p in plan.items
+        # one guide pair's items together: a batch is then a run of consecutive ids
+        for p in sorted(
+            plan.items, key=lambda p: (p.target, p.from_guide_id, p.to_guide_id or 0, p.external_id)
+        )
     ]
     TransferItem.objects.bulk_create(rows, batch_size=5000)
 
