@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -95,10 +96,16 @@ def tenant_task(
                 with schema_context(tenant_schema):
                     return fn(*args, tenant_schema=tenant_schema, **kwargs)
             except Throttled as exc:
-                # Free the worker and come back when the limiter says; throttling is not a
-                # failure, so it does not use up the task's retries.
+                # Free the worker and come back when the limiter says. Throttling is not a
+                # failure: a new message, not a retry (Celery's retry(max_retries=None)
+                # still counts against the task's max_retries, and a busy limiter would
+                # use them up and drop the work).
                 logger.info("%s throttled; rescheduled in %.1f s", name, exc.retry_after)
-                raise task.retry(countdown=exc.retry_after, exc=exc, max_retries=None) from exc
+                task.apply_async(
+                    kwargs={**kwargs, "tenant_schema": tenant_schema},
+                    countdown=exc.retry_after,
+                )
+                raise Ignore() from exc
 
         name = f"{fn.__module__}.{fn.__name__}"
         TASK_QUEUES[name] = queue

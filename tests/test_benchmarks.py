@@ -108,3 +108,28 @@ def test_handover_benchmark_smoke():
     assert check["handover_statuses"] == {"done": 1}
     assert figures["peak_rss_mb"] > 0
 
+
+def test_broadcast_benchmark_smoke():
+    figures = run_bench("broadcast")
+
+    assert figures["failures"] == []
+    assert figures["data"]["customers"] == figures["data"]["customers_in_db"] == 2000
+    planning = figures["planning"]
+    assert planning["deliveries"] == 2000
+    assert planning["counts"] == {"planned": 2000}
+    assert planning["deliveries_per_second"] > 0
+    assert figures["copy"]["rows"] == 2000
+    assert figures["copy"]["indexes"]["rows_per_second"] > 0
+    sent = figures["dispatch"]
+    assert sent["status"] == "waiting"
+    assert sent["chunk_statuses"] == {"created": figures["data"]["guides"]}
+    assert sent["templates_per_second"] > 0
+    # the smoke limit (10 calls per 2 s) makes the workers wait: the throttled path runs
+    assert figures["workers"]["log"]["throttled_rescheduled"] > 0
+    assert figures["limits"]["floor_seconds"] > 0
+    assert figures["workers"]["memory"]["peak_rss_mb_max"] > 0
+    check = figures["check"]
+    assert check["sandbox_templates"] == check["chunks_with_msgid"] == sent["chunks"]
+    assert check["templates_not_recorded"] == check["chunk_templates_missing"] == 0
+    assert check["customers_received"] == check["deliveries_waiting"] == 2000
+    assert check["duplicates"] == check["lost"] == check["received_not_planned"] == 0

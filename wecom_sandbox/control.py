@@ -701,6 +701,46 @@ def decide_transfer(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
     )
 
 
+@control("GET", "/sandbox/corps/{corp}/msg_templates")
+def list_templates(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """Every template of the corp in creation order, without targets (`offset`, `limit` up
+    to 10,000): to count templates created per sender at any size."""
+    corp = request.corp(sb)
+    offset = int(request.query.get("offset", 0))
+    limit = min(int(request.query.get("limit", 1000)), 10_000)
+    items = []
+    for template in itertools.islice(corp.templates.values(), offset, offset + limit):
+        items.append(
+            {
+                "msgid": template.msgid,
+                "chat_type": template.chat_type,
+                "creator": template.creator,
+                "create_time": template.create_time,
+                "cancelled": template.cancelled,
+                "targets": sum(len(r) for r in template.results.values()),
+                "sent": sum(1 for r in template.results.values() for v in r.values() if v[0] == 1),
+            }
+        )
+    return {"templates": items, "total": len(corp.templates)}
+
+
+@control("GET", "/sandbox/corps/{corp}/group_messages")
+def group_messages(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """Who received group messages and which (msgids, one per message received), in bulk:
+    `[[target, [msgid, ...]], ...]` for the customers and chats that received any
+    (`offset`, `limit` up to 100,000), so a million recipients are checked in a few calls."""
+    corp = request.corp(sb)
+    offset = int(request.query.get("offset", 0))
+    limit = min(int(request.query.get("limit", 10_000)), 100_000)
+    receivers = (
+        (target, [r.msgid for r in items if r.kind == "group_msg"])
+        for target, items in corp.received.items()
+    )
+    having = ([target, msgids] for target, msgids in receivers if msgids)
+    rows = list(itertools.islice(having, offset, offset + limit))
+    return {"received": rows, "more": next(having, None) is not None}
+
+
 @control("GET", "/sandbox/corps/{corp}/msg_templates/{msgid}")
 def get_template(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
     template = request.corp(sb).templates.get(request.params["msgid"])

@@ -575,6 +575,16 @@ class SandboxControl:
             },
         )
 
+    def templates(self, corp_id: str, offset: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """{"templates": [{msgid, chat_type, creator, create_time, cancelled, targets, sent}],
+        "total"}: the corp's templates in creation order, a page at a time."""
+        return self._get(f"corps/{corp_id}/msg_templates", offset=offset, limit=limit)
+
+    def group_messages(self, corp_id: str, offset: int = 0, limit: int = 10_000) -> dict[str, Any]:
+        """{"received": [[target, [msgid, ...]], ...], "more": bool}: the customers and chats
+        that received group messages, with one msgid per message, a page at a time."""
+        return self._get(f"corps/{corp_id}/group_messages", offset=offset, limit=limit)
+
     def template(self, corp_id: str, msgid: str) -> dict[str, Any]:
         return self._get(f"corps/{corp_id}/msg_templates/{msgid}")
 

@@ -138,3 +138,30 @@ def test_tasks_are_routed_to_their_declared_queue():
 
     assert route_by_declared_queue("accounts.tasks.audit_log_prune_task") == {"queue": "bulk"}
     assert route_by_declared_queue("accounts.tasks.api_key_mark_used_task") == {"queue": "default"}
+
+
+def test_a_throttled_task_is_queued_again_however_often_not_retried(db, tenant_a, monkeypatch):
+    """A busy limiter may throttle a task many times: each time it is a new message with
+    the limiter's countdown, never a retry that would use up max_retries and drop it."""
+    from celery.exceptions import Ignore
+
+    from broadcast import dispatch
+    from broadcast.tasks import broadcast_dispatch_task
+    from scrm.wecom.errors import WeComRateLimited
+
+    def throttled(**kwargs):
+        raise WeComRateLimited(api="externalcontact/add_msg_template", retry_after=0.25)
+
+    monkeypatch.setattr(dispatch, "broadcast_dispatch", throttled)
+    queued = []
+    monkeypatch.setattr(
+        broadcast_dispatch_task, "apply_async", lambda **options: queued.append(options)
+    )
+    for _time in range(30):  # more than the task's max_retries (12)
+        with pytest.raises(Ignore):
+            broadcast_dispatch_task(tenant_schema="alpha", broadcast_id=7)
+    assert len(queued) == 30
+    assert queued[-1] == {
+        "kwargs": {"broadcast_id": 7, "tenant_schema": "alpha"},
+        "countdown": 0.25,
+    }
