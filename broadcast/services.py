@@ -77,6 +77,12 @@ def _clean(data: BroadcastData) -> dict[str, Any]:
         raise BroadcastInputError(
             _("at most %(n)d attachments per message") % {"n": ATTACHMENTS_MAX}
         )
+    from channels_qr.welcome_messages import WelcomeInputError, attachments_check
+
+    try:  # the same shapes and media library checks as welcome messages
+        attachments = attachments_check(list(data.attachments))
+    except WelcomeInputError as exc:
+        raise BroadcastInputError(str(exc)) from exc
     if data.chat_type not in Broadcast.ChatType.values:
         raise BroadcastInputError(_("send to customers or to group chats"))
     group = data.chat_type == Broadcast.ChatType.GROUP
@@ -109,7 +115,7 @@ def _clean(data: BroadcastData) -> dict[str, Any]:
     return {
         "name": name[:200],
         "text": text,
-        "attachments": list(data.attachments),
+        "attachments": attachments,
         "chat_type": data.chat_type,
         "audience": data.audience,
         "segment_id": data.segment_id,

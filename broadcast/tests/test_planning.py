@@ -155,3 +155,19 @@ def test_a_plan_that_cannot_be_made_fails_with_the_reason(book):
     connection.set_schema("alpha")
     broadcast.refresh_from_db()
     assert broadcast.error == "the segment was deleted"
+
+
+def test_attachments_are_checked_by_the_service_itself(book):
+    from broadcast.services import BroadcastData, broadcast_create
+
+    with pytest.raises(BroadcastInputError):
+        broadcast_create(
+            data=BroadcastData(
+                name="附件检查",
+                text="t",
+                audience="customers",
+                audience_ids=["wmP000"],
+                attachments=[{"msgtype": "image", "media": 999999}],
+            )
+        )
+    assert not Broadcast.objects.filter(name="附件检查").exists()
