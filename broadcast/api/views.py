@@ -9,7 +9,7 @@ through broadcast.services and broadcast.planning. Errors: 400 when the service 
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -36,34 +36,24 @@ from broadcast.services import (
 from contacts.api.filters import params_of, parse_id
 from contacts.api.views import (
     DETAIL_ERRORS,
-    FORBIDDEN,
     ID_PARAMETER,
     LIST_ERRORS,
-    NOT_FOUND,
-    UNAUTHORIZED,
     WECOM_REFUSED,
     ContactsViewSet,
+    field_errors_response,
     wecom_refusal,
+    write_errors,
 )
 from scrm.wecom.client import WeComNotConnected
 from scrm.wecom.errors import WeComError
 
-REFUSED = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {"non_field_errors": ["only a planned group send can be confirmed"]},
-    },
+REFUSED = field_errors_response(
+    example={"non_field_errors": ["only a planned group send can be confirmed"]},
     description="A bad field (named), or a step the group send cannot take now "
     "(`non_field_errors` says why: no audience, a deadline before the send time, not "
     "planned yet, already over…); nothing was changed.",
 )
-WRITE_ERRORS: dict[int, Any] = {
-    400: REFUSED,
-    401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-}
+WRITE_ERRORS = write_errors(REFUSED)
 WECOM_WRITE_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 502: WECOM_REFUSED}
 
 

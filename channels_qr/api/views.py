@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -68,34 +67,24 @@ from channels_qr.welcome_messages import (
 from contacts.api.filters import params_of, parse_id
 from contacts.api.views import (
     DETAIL_ERRORS,
-    FORBIDDEN,
     ID_PARAMETER,
     LIST_ERRORS,
-    NOT_FOUND,
-    UNAUTHORIZED,
     WECOM_REFUSED,
     ContactsViewSet,
+    field_errors_response,
     wecom_refusal,
+    write_errors,
 )
 from scrm.wecom.client import WeComNotConnected
 from scrm.wecom.errors import WeComError
 
-INPUT_REFUSED = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {"non_field_errors": ["choose at least one guide"]},
-    },
+INPUT_REFUSED = field_errors_response(
+    example={"non_field_errors": ["choose at least one guide"]},
     description="A bad field (named), or a channel the service refuses "
     "(`non_field_errors`: no guide for the strategy, working hours without a backup guide, "
     "an unknown tag…); nothing was sent to WeCom.",
 )
-WRITE_ERRORS: dict[int, Any] = {
-    400: INPUT_REFUSED,
-    401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-}
+WRITE_ERRORS = write_errors(INPUT_REFUSED)
 WECOM_WRITE_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 502: WECOM_REFUSED}
 
 

@@ -72,12 +72,21 @@ from scrm.wecom.errors import WeComError, WeComRateLimited
 
 # --- documented error responses ------------------------------------------------------------
 
-BAD_REQUEST = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {"added_from": ["日期格式错误。请从这些格式中选择：YYYY-MM-DD。"]},
-    },
+
+def field_errors_response(*, example: dict[str, list[str]], description: str) -> OpenApiResponse:
+    """A 400 whose body names each bad field (or `non_field_errors`) with its messages."""
+    return OpenApiResponse(
+        {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "example": example,
+        },
+        description=description,
+    )
+
+
+BAD_REQUEST = field_errors_response(
+    example={"added_from": ["日期格式错误。请从这些格式中选择：YYYY-MM-DD。"]},
     description="A bad parameter or field: each one named, with its messages.",
 )
 UNAUTHORIZED = OpenApiResponse(
@@ -85,6 +94,13 @@ UNAUTHORIZED = OpenApiResponse(
 )
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="A read-only key tried to write.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object in this brand.")
+
+
+def write_errors(refused: OpenApiResponse) -> dict[int, Any]:
+    """The documented errors of a write: `refused` (400), no key, read-only key, not found."""
+    return {400: refused, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND}
+
+
 WECOM_REFUSED = OpenApiResponse(
     WeComRefusalSerializer,
     description="WeCom refused the change or could not be reached; nothing was saved. "

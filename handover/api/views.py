@@ -13,7 +13,7 @@ import io
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -22,12 +22,12 @@ from rest_framework.response import Response
 from contacts.api.filters import params_of, parse_id
 from contacts.api.views import (
     DETAIL_ERRORS,
-    FORBIDDEN,
     ID_PARAMETER,
     LIST_ERRORS,
-    NOT_FOUND,
     UNAUTHORIZED,
     ContactsViewSet,
+    field_errors_response,
+    write_errors,
 )
 from contacts.models import Guide, Store
 from contacts.selectors import guides_find
@@ -54,26 +54,17 @@ from handover.views import plan_summary
 from scrm.api.pagination import IdCursorPagination
 from tagging.api.audience_views import AnyAPIKey
 
-REFUSED = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {
-            "non_field_errors": [
-                "hand over departed guides and working guides separately: WeCom has two kinds"
-            ]
-        },
+REFUSED = field_errors_response(
+    example={
+        "non_field_errors": [
+            "hand over departed guides and working guides separately: WeCom has two kinds"
+        ]
     },
     description="A bad field (named), or a handover the service refuses (`non_field_errors`: "
     "departed and working guides mixed, a departed taker, no customers to hand over, a "
     "handover already over…); nothing was saved or sent.",
 )
-WRITE_ERRORS: dict[int, Any] = {
-    400: REFUSED,
-    401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-}
+WRITE_ERRORS = write_errors(REFUSED)
 
 
 def _body(serializer_class: type, data: Any) -> dict[str, Any]:

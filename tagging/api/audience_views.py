@@ -11,7 +11,6 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -28,12 +27,12 @@ from contacts.api.filters import params_of, parse_id
 from contacts.api.serializers import CustomerSerializer
 from contacts.api.views import (
     DETAIL_ERRORS,
-    FORBIDDEN,
     ID_PARAMETER,
     LIST_ERRORS,
-    NOT_FOUND,
     UNAUTHORIZED,
     ContactsViewSet,
+    field_errors_response,
+    write_errors,
 )
 from contacts.selectors import CustomerFilters, customer_list
 from scrm.api.pagination import IdCursorPagination
@@ -77,22 +76,13 @@ from tagging.segments import (
 )
 from tagging.services import TagInputError
 
-REFUSED = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {"definition": ["rules[1]: unknown tags: etGONE"]},
-    },
+REFUSED = field_errors_response(
+    example={"definition": ["rules[1]: unknown tags: etGONE"]},
     description="A bad field, or input the service refuses (an unknown tag, guide or segment, "
     "a definition that cannot be evaluated, an unreadable CSV): the message names where and "
     "why; nothing was saved.",
 )
-WRITE_ERRORS: dict[int, Any] = {
-    400: REFUSED,
-    401: UNAUTHORIZED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-}
+WRITE_ERRORS = write_errors(REFUSED)
 
 
 class AnyAPIKey(BasePermission):
