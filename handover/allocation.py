@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from contacts.models import Customer, GroupChat, Guide, Relation, Store
 from handover.models import Handover, TransferItem
+from scrm.csvfiles import csv_text
 
 ONJOB_LIMIT = 2  # on-duty transfers per customer (and per group chat) in 90 days
 ONJOB_WINDOW = timedelta(days=90)
@@ -312,13 +313,8 @@ def csv_mapping(data: bytes) -> tuple[dict[str, tuple[str, int]], list[CsvProble
     """external_userid -> (takeover userid, line) from a two-column CSV (header optional)."""
     if len(data) > MAX_CSV_BYTES:
         raise HandoverInputError(_("the file is larger than 5 MB"))
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = csv_text(data)
+    if text is None:
         raise HandoverInputError(_("the file is neither UTF-8 nor GBK text"))
     try:
         rows = list(csv.reader(io.StringIO(text)))

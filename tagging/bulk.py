@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.services import audit_record
 from contacts.models import Customer, Relation
+from scrm.csvfiles import csv_text
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
 from tagging.models import AutoTagRule, BulkTagJob, BulkTagRow, Segment
@@ -188,16 +189,6 @@ class CsvLine:
     error: str = ""
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030: what Excel saves on a Chinese system."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise BulkInputError(_("the file is neither UTF-8 nor GBK text"))
-
-
 def csv_lines(data: bytes) -> list[CsvLine]:
     """Each line's identifier and its kind; unusable lines carry the reason.
 
@@ -209,7 +200,9 @@ def csv_lines(data: bytes) -> list[CsvLine]:
         raise BulkInputError(
             _("the file is larger than %(n)d MB") % {"n": MAX_CSV_BYTES // (1024 * 1024)}
         )
-    text = _decode(data)
+    text = csv_text(data)
+    if text is None:
+        raise BulkInputError(_("the file is neither UTF-8 nor GBK text"))
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:
