@@ -27,6 +27,8 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from scrm.tenant_tasks import QUEUES
 
+pytest_plugins = ["tests.browser"]  # the `chromium` fixture
+
 ROOT = Path(__file__).resolve().parent
 TEST_TENANTS = {"alpha": "Alpha 品牌", "beta": "Beta 品牌"}
 PUBLIC_HOST = "localhost"
@@ -140,6 +142,15 @@ def committed_db(django_db_setup, django_db_blocker) -> Iterator[None]:
         finally:
             connection.set_schema_to_public()
             _truncate_tenant_data()
+            purge_shared_queues()
+
+
+def purge_shared_queues() -> None:
+    """Drop tasks still waiting on the shared queues: they name rows that were just
+    truncated, and ids restart, so a late one could act on the next test's rows."""
+    from scrm.celery import app
+
+    app.control.purge()
 
 
 def test_database_url() -> str:
@@ -215,6 +226,7 @@ def own_queues() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, tmp_path_factory) -> Iterator[subprocess.Popen]:
     """One real Celery worker process (all queues) for the session."""
+    purge_shared_queues()  # tasks queued by tests that ran without a worker
     process = celery_worker_start(tmp_path_factory.mktemp("celery") / "worker.log")
     yield process
     process.terminate()

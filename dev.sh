@@ -8,6 +8,7 @@
 #   ./dev.sh services  start the project-local PostgreSQL and Redis only
 #   ./dev.sh stop      stop the demo traffic and the project-local PostgreSQL and Redis
 #   ./dev.sh env       print the environment the other commands use
+#   ./dev.sh audit     audit requirements.lock for known vulnerabilities (pip-audit)
 #
 # Without DATABASE_URL / REDIS_URL in the environment, a project-local PostgreSQL cluster and
 # Redis server are started with their data under .local/ on ports derived from this
@@ -250,7 +251,7 @@ cmd_demo() {
     --callback-url "http://127.0.0.1:$SCRM_WEB_PORT/wecom/callback/wwdemo0000000001/customer_contact/"
   "$VENV/bin/gunicorn" scrm.wsgi -b "127.0.0.1:$SCRM_WEB_PORT" -w 2 --access-logfile - &
   pids+=($!)
-  "$VENV/bin/celery" -A scrm worker -Q high,default,bulk -c 2 -l info &
+  "$VENV/bin/celery" -A scrm worker -Q high,default,bulk,webhooks -c 2 -l info &
   pids+=($!)
   "$VENV/bin/celery" -A scrm beat -l info -s "$LOCAL/celerybeat-schedule" &
   pids+=($!)
@@ -276,6 +277,37 @@ ensure_test_packages() {
   if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
 }
 
+# pip-audit runs from a venv of its own, so its dependencies never mix with the project's.
+# Known vulnerabilities fail; packages the vulnerability service could not look up are
+# listed, and fail too with SCRM_AUDIT_STRICT=1.
+cmd_audit() {
+  local venv="$LOCAL/audit-venv" report="$LOCAL/pip-audit.json" status=0
+  if [ ! -x "$venv/bin/pip-audit" ]; then
+    log "installing pip-audit"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "pip-audit==2.10.1" 2>"$LOCAL/pip-audit-install.log" \
+      || die "could not install pip-audit: see $LOCAL/pip-audit-install.log"
+  fi
+  "$venv/bin/pip-audit" -r requirements.lock --no-deps --progress-spinner off -f json \
+    -o "$report" 2>"$LOCAL/pip-audit.log" || status=$?
+  python3 - "$report" "$status" <<'PY'
+import json, os, sys
+report, status = json.load(open(sys.argv[1])), int(sys.argv[2])
+deps = report.get("dependencies", [])
+vulnerable = [d for d in deps if d.get("vulns")]
+skipped = [d for d in deps if d.get("skip_reason")]
+for d in vulnerable:
+    for v in d["vulns"]:
+        print(f"VULNERABLE {d['name']} {d['version']}: {v['id']} (fixed in {', '.join(v.get('fix_versions') or ['?'])})")
+audited = len(deps) - len(skipped)
+print(f"[scrm] pip-audit: {audited} of {len(deps)} pinned packages audited, {len(vulnerable)} with known vulnerabilities")
+if skipped:
+    print(f"[scrm] not audited (the vulnerability service had no answer for them): {', '.join(d['name'] for d in skipped)}")
+strict = os.environ.get("SCRM_AUDIT_STRICT") == "1"
+sys.exit(1 if vulnerable or (status and not deps) or (strict and skipped) else 0)
+PY
+}
+
 cmd_test() {
   ensure_venv
   ensure_test_packages
@@ -290,6 +322,7 @@ case "${1:-}" in
   setup) shift; cmd_setup "$@" ;;
   services) ensure_services; log "DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL" ;;
   stop) stop_services ;;
+  audit) cmd_audit ;;
   env) ensure_services; echo "DATABASE_URL=$DATABASE_URL"; echo "REDIS_URL=$REDIS_URL" ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

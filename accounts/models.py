@@ -49,6 +49,8 @@ class APIKey(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Refused from this time on; a time still to come when the key was rotated (it keeps
+    # working until then, while the integration moves to its replacement).
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -58,9 +60,19 @@ class APIKey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
 
+    @staticmethod
+    def accepted() -> models.Q:
+        """Keys still accepted: never revoked, or rotated and inside their overlap."""
+        return models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=timezone.now())
+
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None or self.revoked_at > timezone.now()
+
+    @property
+    def is_retiring(self) -> bool:
+        """Rotated: still accepted until `revoked_at`."""
+        return self.revoked_at is not None and self.revoked_at > timezone.now()
 
     @property
     def display_key(self) -> str:
@@ -94,3 +106,35 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` an API key sent with a POST, and the first answer to it.
+
+    Written in the same transaction as the request's own writes (scrm.api.idempotency), so a
+    request that failed leaves no key behind, and a concurrent duplicate waits on the unique
+    index until the first commits, then replays its answer.
+    """
+
+    api_key = models.ForeignKey(APIKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    # Null while the first request runs (no other transaction ever sees that state).
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="idempotency_key_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.response_status})"

@@ -12,7 +12,7 @@ def api_key_from_raw(raw_key: str) -> APIKey | None:
     parts = raw_key.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 8:
         return None
-    api_key = APIKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+    api_key = APIKey.objects.filter(APIKey.accepted(), prefix=parts[1]).first()
     if api_key is None or not constant_time_compare(api_key.key_hash, api_key_hash(raw_key)):
         return None
     return api_key

@@ -10,11 +10,14 @@ from django.core.cache import cache
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import APIKey, AuditLogEntry, User
 from scrm.client_ip import client_ip
 
 API_KEY_PREFIX = "scrm"
+# How long a rotated API key keeps working beside its replacement.
+API_KEY_ROTATION_OVERLAP = timedelta(hours=24)
 
 
 def audit_record(
@@ -116,14 +119,60 @@ def api_key_create(
 def api_key_revoke(
     *, api_key: APIKey, revoked_by: User | None, request: HttpRequest | None = None
 ) -> APIKey:
-    """Revoke a key; requests with it get 401 from now on."""
-    updated = APIKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+    """Revoke a key; requests with it get 401 from now on (a rotated key too, at once)."""
+    updated = APIKey.objects.filter(APIKey.accepted(), pk=api_key.pk).update(
         revoked_at=timezone.now()
     )
     api_key.refresh_from_db()
     if updated:
         audit_record(action="api_key.revoked", actor=revoked_by, target=api_key, request=request)
     return api_key
+
+
+class APIKeyRotationRefused(ValueError):
+    """The key cannot be rotated (revoked, or already rotated): the message says why."""
+
+
+@transaction.atomic
+def api_key_rotate(
+    *,
+    api_key: APIKey,
+    actor: Any,
+    request: HttpRequest | None = None,
+    overlap: timedelta = API_KEY_ROTATION_OVERLAP,
+) -> tuple[APIKey, str]:
+    """Replace a key without downtime: a new key with the same name, scope and phone
+    permission (its raw key returned, shown once), while the old one keeps working for
+    `overlap` (24 hours) and is refused after. Rotating a key twice is refused: the first
+    replacement is the one to move to."""
+    locked = APIKey.objects.select_for_update().get(pk=api_key.pk)
+    now = timezone.now()
+    if locked.revoked_at is not None and locked.revoked_at <= now:
+        raise APIKeyRotationRefused(_("This key is revoked; create a new one instead."))
+    if locked.revoked_at is not None:
+        raise APIKeyRotationRefused(
+            _("This key was already rotated; it stops working at %(time)s.")
+            % {"time": timezone.localtime(locked.revoked_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    user = actor if isinstance(actor, User) else None
+    replacement, raw_key = api_key_create(
+        name=locked.name,
+        scope=locked.scope,
+        sees_phones=locked.sees_phones,
+        created_by=user or locked.created_by,
+        request=request,
+    )
+    locked.revoked_at = now + overlap
+    locked.save(update_fields=["revoked_at"])
+    audit_record(
+        action="api_key.rotated",
+        actor=actor,
+        target=locked,
+        detail={"replacement": replacement.prefix, "valid_until": locked.revoked_at.isoformat()},
+        request=request,
+    )
+    api_key.revoked_at = locked.revoked_at
+    return replacement, raw_key
 
 
 def api_key_mark_used(*, api_key_id: int, used_at: datetime) -> bool:
@@ -141,7 +190,7 @@ def audit_log_prune(*, older_than_days: int) -> int:
     if older_than_days < 30:
         raise ValueError("audit entries are kept at least 30 days")
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = AuditLogEntry.objects.filter(created_at__lt=cutoff).delete()
+    deleted, _by_table = AuditLogEntry.objects.filter(created_at__lt=cutoff).delete()
     return deleted
 
 

@@ -16,3 +16,11 @@ def api_key_mark_used_task(*, tenant_schema: str, api_key_id: int, used_at: str)
 def audit_log_prune_task(*, tenant_schema: str, older_than_days: int = 365) -> int:
     """Daily retention of the tenant's audit log."""
     return services.audit_log_prune(older_than_days=older_than_days)
+
+
+@tenant_task(queue="bulk")
+def idempotency_keys_prune_task(*, tenant_schema: str) -> int:
+    """Hourly: forget Idempotency-Keys past their 24 hours."""
+    from scrm.api.idempotency import idempotency_keys_prune
+
+    return idempotency_keys_prune()

@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.callbacks import admin_sql, services_env, with_path  # noqa: E402
+from bench.commands import celery_worker_command  # noqa: E402
 from bench.contacts_sync import (  # noqa: E402
     SCHEMA,
     create_tenant,
@@ -458,27 +459,12 @@ class Workers:
         env = {**os.environ, "LOG_LEVEL": "INFO"}  # throttling and adoption are logged at INFO
         with open(self.log_path, "wb") as output:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "scrm",
-                    "worker",
-                    "-P",
-                    "prefork",
-                    "-c",
-                    str(self.processes),
-                    "-Q",
+                celery_worker_command(
                     "bulk,default",
-                    "-n",
-                    f"bench-broadcast-{uuid.uuid4().hex[:6]}@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--without-heartbeat",
-                    "-l",
-                    "info",
-                ],
+                    self.processes,
+                    f"bench-broadcast-{uuid.uuid4().hex[:6]}",
+                    level="info",
+                ),
                 cwd=ROOT,
                 env=env,
                 stdout=output,

@@ -412,9 +412,11 @@ def wecom_ceiling(overrides: dict[str, Any], calls: int, relations: int) -> dict
 # --- generated data (--scale) --------------------------------------------------------------
 
 
-def secondary_indexes(cursor: Any, tables: list[str]) -> list[tuple[str, str, str]]:
+def secondary_indexes(
+    cursor: Any, tables: list[str], schema: str = SCHEMA
+) -> list[tuple[str, str, str]]:
     """(table, name, definition) of the indexes and unique constraints other than primary
-    keys on `tables`: dropped while loading, rebuilt after."""
+    keys on `tables` of `schema`: dropped while loading, rebuilt after."""
     cursor.execute(
         """
         SELECT c.relname, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),
@@ -425,7 +427,7 @@ def secondary_indexes(cursor: Any, tables: list[str]) -> list[tuple[str, str, st
         LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = c.oid
         WHERE n.nspname = %s AND c.relname = ANY(%s) AND NOT i.indisprimary
         """,
-        [SCHEMA, tables],
+        [schema, tables],
     )
     found = []
     for table, index, index_def, constraint, constraint_def in cursor.fetchall():

@@ -89,9 +89,9 @@ def tag_group(rank: int) -> int:
 # --- environment ---------------------------------------------------------------------------
 
 
-def configure(base: dict[str, str], db_name: str) -> None:
-    """Point this process at the bench database, and Celery at our own Redis database."""
-    redis_url = with_path(base["REDIS_URL"], f"/{REDIS_DB}")
+def configure(base: dict[str, str], db_name: str, redis_db: int = REDIS_DB) -> None:
+    """Point this process at the bench database, and Celery at the bench's Redis database."""
+    redis_url = with_path(base["REDIS_URL"], f"/{redis_db}")
     os.environ.update({k: v for k, v in base.items() if k != "DJANGO_SETTINGS_MODULE"})
     os.environ.update(
         DJANGO_SETTINGS_MODULE="scrm.settings.base",

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.callbacks import admin_sql, free_port, services_env, wait_for, with_path  # noqa: E402
+from bench.commands import celery_worker_command, gunicorn_command  # noqa: E402
 
 SCHEMA = "bench"
 HOST = "bench.localhost"
@@ -183,51 +184,13 @@ class Processes:
         self.started.append((name, process))
 
     def start(self) -> None:
-        bin_dir = Path(sys.executable).parent
-        self._spawn(
-            "web",
-            [
-                str(bin_dir / "gunicorn"),
-                "scrm.wsgi",
-                "-b",
-                f"127.0.0.1:{self.web_port}",
-                "-w",
-                str(self.web_workers),
-                "--timeout",
-                "120",
-                "--log-level",
-                "warning",
-            ],
-        )
+        self._spawn("web", gunicorn_command(self.web_port, self.web_workers))
         suffix = uuid.uuid4().hex[:6]
         for name, queues, concurrency in (
             ("worker-high", "high", self.high_workers),
             ("worker-default", "default,bulk", 1),
         ):
-            self._spawn(
-                name,
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "scrm",
-                    "worker",
-                    "-P",
-                    "prefork",
-                    "-c",
-                    str(concurrency),
-                    "-Q",
-                    queues,
-                    "-n",
-                    f"{name}-{suffix}@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--without-heartbeat",
-                    "-l",
-                    "warning",
-                ],
-            )
+            self._spawn(name, celery_worker_command(queues, concurrency, f"{name}-{suffix}"))
         wait_for(self.web_port)
 
     def check_alive(self) -> None:

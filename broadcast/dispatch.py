@@ -33,6 +33,7 @@ from contacts.models import Guide
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
 from scrm.wecom.media import message_attachments
+from webhooks.emit import emit_broadcast_finished
 
 logger = logging.getLogger(__name__)
 
@@ -349,12 +350,13 @@ def broadcast_dispatch(
             else:
                 # WeCom refused every template: nothing will reach anyone.
                 failed = Chunk.objects.filter(broadcast=broadcast).exclude(error="").first()
-                dispatching.update(
+                if dispatching.update(
                     status=Broadcast.Status.FAILED,
                     dispatched_at=timezone.now(),
                     finished_at=timezone.now(),
                     error=(failed.error if failed else "")[:300],
-                )
+                ):
+                    emit_broadcast_finished(broadcast_id=broadcast.pk)
         return Broadcast.objects.values_list("status", flat=True).get(pk=broadcast.pk)
     finally:
         Broadcast.objects.filter(pk=broadcast.pk).update(lease_until=None)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from broadcast.models import Broadcast, BroadcastSettings, Delivery
-from contacts.models import Customer
+from contacts.models import Customer, erased
 
 
 class BroadcastInputError(ValueError):
@@ -63,7 +63,11 @@ def _audience_sql(broadcast: Broadcast) -> tuple[str, list[Any]]:
         definition = segment_clean(broadcast.segment.definition, check_exists=False)
         query = segment_customers(definition).values("pk")
     elif broadcast.audience in (Broadcast.Audience.CSV, Broadcast.Audience.CUSTOMERS):
-        query = Customer.objects.filter(external_userid__in=broadcast.audience_ids).values("pk")
+        query = (
+            Customer.objects.filter(external_userid__in=broadcast.audience_ids)
+            .exclude(erased())
+            .values("pk")
+        )
     else:
         raise BroadcastInputError(_("this audience is for group chats"))
     sql, params = query.query.sql_with_params()

@@ -25,6 +25,7 @@ from broadcast.planning import BroadcastInputError, broadcast_counts
 from contacts.models import Store
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
+from webhooks.emit import emit_broadcast_finished
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +323,11 @@ def broadcast_sync(*, broadcast_id: int, client: WeComClient | None = None) -> s
     }
     if not open_chunks:
         updates.update(status=Broadcast.Status.DONE, finished_at=now, next_sync_at=None)
-    Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.WAITING).update(**updates)
+    if (
+        Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.WAITING).update(**updates)
+        and not open_chunks
+    ):
+        emit_broadcast_finished(broadcast_id=broadcast.pk)
     return Broadcast.objects.values_list("status", flat=True).get(pk=broadcast.pk)
 
 
@@ -381,4 +386,5 @@ def broadcast_cancel(
         for chunk in created:
             chunk_cancel(chunk, client, Delivery.Status.CANCELLED)
     Broadcast.objects.filter(pk=broadcast.pk).update(counts=broadcast_counts(broadcast))
+    emit_broadcast_finished(broadcast_id=broadcast.pk)
     return broadcast

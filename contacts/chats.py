@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from contacts.models import Customer, GroupChat, GroupChatMember, Guide
 from contacts.upserts import from_epoch
+from privacy.erased import erased_among
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
 
@@ -64,6 +65,8 @@ def group_chat_refresh(
 
 
 def _members_replace(chat: GroupChat, members: list[dict[str, Any]], admins: set[str]) -> None:
+    erased = erased_among(str(m.get("userid")) for m in members if int(m.get("type") or 1) == 2)
+    members = [m for m in members if str(m.get("userid") or "") not in erased]
     userids = [str(m.get("userid") or "") for m in members if m.get("userid")]
     guides = dict(Guide.objects.filter(userid__in=userids).values_list("userid", "id"))
     customers = dict(

@@ -26,8 +26,10 @@ from contacts.upserts import (
     member_row,
     relations_upsert,
 )
+from privacy.erased import erased_readmit, is_erased
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
+from webhooks.emit import emit_customer_deleted, emit_customer_tagged
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ def relation_added(
     keeps its status and learns the earlier add time.
     """
     guide_ensure(userid=userid)
+    erased_readmit(external_userid=external_userid, added_at=at)  # a new add: they came back
     fetched = customer_refresh(external_userid=external_userid)
     relation = (
         Relation.objects.filter(guide__userid=userid, customer__external_userid=external_userid)
@@ -187,6 +190,13 @@ def relation_edited(*, userid: str, external_userid: str, at: datetime, event_ke
             data={"added": sorted(new_tags - old_tags), "removed": sorted(old_tags - new_tags)},
             dedupe_key=f"{event_key}:tagged",
         )
+        emit_customer_tagged(
+            relation_id=after.pk,
+            added=sorted(new_tags - old_tags),
+            removed=sorted(old_tags - new_tags),
+            at=at,
+            source="wecom",
+        )
 
 
 DELETION_KINDS = {
@@ -206,6 +216,8 @@ def relation_ended(
     """
     guide = guide_ensure(userid=userid)
     customer = Customer.objects.filter(external_userid=external_userid).first()
+    if customer is None and is_erased(external_userid):
+        return None
     if customer is None:
         # Never seen: learn who they were (their other relations may live on).
         customer_refresh(external_userid=external_userid)
@@ -238,6 +250,7 @@ def relation_ended(
             guide_id=guide.pk,
             dedupe_key=f"{event_key}:ended",
         )
+        emit_customer_deleted(relation_id=relation.pk, status=status, at=at)
     return relation
 
 

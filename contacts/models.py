@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Store(models.Model):
@@ -64,6 +65,16 @@ class Guide(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.userid})"
+
+
+# An erased customer's external_userid (privacy.erasure): an opaque id WeCom does not know,
+# so no message, tag or transfer may name them.
+ERASED_ID_PREFIX = "erased_"
+
+
+def erased(path: str = "") -> models.Q:
+    """Customers erased on request; `path` leads from the queried model to the customer."""
+    return models.Q(**{f"{path}external_userid__startswith": ERASED_ID_PREFIX})
 
 
 class Customer(models.Model):
@@ -221,6 +232,9 @@ class CustomerEvent(models.Model):
         MESSAGE = "message", _("Message")
         NOTE = "note", _("Note")
         PENDING = "pending", _("Friend request pending")
+        ORDER = "order", pgettext_lazy("purchase", "Order")
+        ORDER_REFUNDED = "order_refunded", _("Order refunded")
+        CUSTOM = "custom", _("Custom event")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -38,6 +38,7 @@ from contacts.models import (
     Relation,
     Store,
     SyncRun,
+    erased,
 )
 
 M = TypeVar("M", bound=Model)
@@ -148,8 +149,8 @@ def customer_list(filters: CustomerFilters | None = None) -> QuerySet[Customer]:
             customer_id=OuterRef("pk"), wecom_tag_ids__overlap=filters.tag_ids
         )
         qs = qs.filter(Exists(tagged))
-    if filters.segment_id is not None:
-        qs = qs.filter(_segment_q(filters.segment_id))
+    if filters.segment_id is not None:  # as the segment counts them: erased ones left out
+        qs = qs.filter(_segment_q(filters.segment_id)).exclude(erased())
     if filters.q.strip():
         qs = qs.filter(pk__in=customer_search_ids(filters.q))
     relations = Relation.objects.select_related("guide__store").order_by("-added_at", "-id")

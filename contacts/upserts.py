@@ -13,6 +13,8 @@ from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from contacts.models import CustomerEvent, Relation
+from privacy.erased import erased_among
+from webhooks.emit import emit_customers_added
 
 ACTIVE = Relation.Status.ACTIVE.value
 STATEMENT_ROWS = 1000  # rows per INSERT statement (measured faster than 100 per statement)
@@ -104,6 +106,9 @@ def customers_upsert(rows: list[tuple[Any, ...]]) -> tuple[int, int]:
         seen = latest.get(row[0])
         if seen is None or row[8] > seen[8]:
             latest[row[0]] = row
+    # Erased customers (docs/privacy.md) stay out, and so do their relations (no customer).
+    for external_userid in erased_among(latest):
+        del latest[external_userid]
     values = [(*row, now, now) for row in sorted(latest.values())]
     with connection.cursor() as cursor:
         results = execute_values(
@@ -228,6 +233,7 @@ def relations_upsert(rows: list[tuple[Any, ...]], *, timeline: bool = True) -> R
         result.added.append((relation_id, guide_id, customer_id, added_at))
     if timeline and result.added:
         timeline_added(result.added)
+        emit_customers_added(relation_ids=[row[0] for row in result.added])
     return result
 
 

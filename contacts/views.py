@@ -30,7 +30,9 @@ from contacts.forms import (
     filters_for_audit,
 )
 from contacts.models import Customer, GroupChat, Guide, Relation
+from contacts.privacy import can_see_phones
 from contacts.selectors import (
+    PHONE_RE,
     CustomerFilters,
     InvalidCursor,
     KeysetPage,
@@ -98,6 +100,10 @@ def customers(request: HttpRequest) -> HttpResponse:
     form = CustomerFilterForm(request.GET)
     filters = form.filters()
     errors = form.error_list()
+    if PHONE_RE.match(filters.q.strip()) and not can_see_phones(request.user):
+        # as in the API: who sees numbers masked may not learn whose a number is
+        errors.append(_("Searching by phone number is for admins and operators."))
+        filters.q = ""
     page = _keyset(request, customer_list(filters), errors)
     return render(
         request,

@@ -30,6 +30,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
         [
             NavItem("home", _("Overview"), "dashboard:home"),
             NavItem("customers", _("Customers"), "contacts:customers"),
+            NavItem("lifecycle", _("Lifecycle stages"), "lifecycle:settings"),
             NavItem("guides", _("Guides"), "contacts:guides"),
             NavItem("group_chats", _("Group chats"), "contacts:group_chats"),
             NavItem("deletions", _("Deletion alerts"), "contacts:deletions"),
@@ -38,6 +39,7 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
             NavItem("segments", _("Segments"), "audience:segments"),
             NavItem("rules", _("Auto-tag rules"), "audience:rules"),
             NavItem("bulk_jobs", _("Bulk tagging"), "audience:bulk_jobs"),
+            NavItem("orders", _("Orders & events"), "orders:list"),
         ],
     ),
     (
@@ -56,7 +58,9 @@ NAVIGATION: list[tuple[Promise, list[NavItem]]] = [
             NavItem("sidebar_settings", _("Guide sidebar"), "sidebar:console_settings"),
             NavItem("callback_events", _("Callback events"), "wecom:callback_events"),
             NavItem("api_keys", _("API keys"), "accounts:api_keys", admin_only=True),
+            NavItem("webhooks", _("Webhooks"), "webhooks:list", admin_only=True),
             NavItem("audit_log", _("Audit log"), "accounts:audit_log", admin_only=True),
+            NavItem("privacy", _("Privacy"), "privacy:settings", admin_only=True),
             NavItem("api_docs", _("API documentation"), "api-docs"),
         ],
     ),

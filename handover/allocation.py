@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contacts.models import Customer, GroupChat, Guide, Relation, Store
+from contacts.models import Customer, GroupChat, Guide, Relation, Store, erased
 from handover.models import Handover, TransferItem
 from scrm.csvfiles import csv_text
 
@@ -251,6 +251,7 @@ def _customer_items(from_guides: list[Guide]) -> tuple[list[Planned], int]:
     skipped = 0
     rows = (
         Relation.objects.filter(guide__in=from_guides, status=Relation.Status.ACTIVE)
+        .exclude(erased("customer__"))  # their WeCom id is gone: nothing to transfer
         .order_by("guide_id", "customer_id")
         .values_list("guide_id", "customer_id", "customer__external_userid")
     )

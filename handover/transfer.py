@@ -30,6 +30,7 @@ from contacts.models import CustomerEvent, GroupChat, Guide
 from handover.models import Handover, TransferItem
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError, errcode_meaning
+from webhooks.emit import emit_customers_transferred, emit_handover_finished
 
 logger = logging.getLogger(__name__)
 
@@ -541,6 +542,7 @@ def relations_move(*, items: list[TransferItem]) -> None:
             ),
         ]
     CustomerEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=2000)
+    emit_customers_transferred(item_ids=ids)
 
 
 def _guide_labels(items: list[TransferItem]) -> dict[int, str]:
@@ -619,9 +621,10 @@ def handover_finish_if_final(*, handover_id: int) -> str:
         return handover.status
     if handover.items.filter(status__in=TransferItem.IN_FLIGHT).exists():
         return handover.status
-    Handover.objects.filter(pk=handover.pk, status=Handover.Status.WAITING).update(
+    if Handover.objects.filter(pk=handover.pk, status=Handover.Status.WAITING).update(
         status=Handover.Status.DONE, finished_at=timezone.now(), next_poll_at=None
-    )
+    ):
+        emit_handover_finished(handover_id=handover.pk)
     return Handover.Status.DONE
 
 

@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
@@ -31,8 +31,9 @@ def route_by_declared_queue(name: str, *args: Any, **kwargs: Any) -> dict[str, s
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 # Split by urgency: callbacks and welcome messages (high) can never wait behind bulk work
-# (sync, group sends, transfers, webhooks, exports).
-app.conf.task_queues = (Queue("high"), Queue("default"), Queue("bulk"))
+# (sync, group sends, transfers, exports); outbound webhooks have a queue of their own, so
+# a slow receiver never delays WeCom work.
+app.conf.task_queues = (Queue("high"), Queue("default"), Queue("bulk"), Queue("webhooks"))
 app.conf.task_routes = (route_by_declared_queue,)
 app.conf.beat_schedule = {
     "wecom-media-refresh": {
@@ -90,5 +91,70 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "kwargs": {"task_name": "broadcast.tasks.broadcast_tick_task"},
     },
+    "dashboard-refresh": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 300.0,
+        "kwargs": {"task_name": "dashboard.tasks.dashboard_refresh_task"},
+    },
+    "dashboard-refresh-week": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=4, minute=47),
+        "kwargs": {"task_name": "dashboard.tasks.dashboard_refresh_task", "days": 7},
+    },
+    "lifecycle-stages": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(minute=53),
+        "kwargs": {"task_name": "lifecycle.tasks.customer_stages_recompute_task"},
+    },
+    "orders-rematch-recent": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 120.0,
+        "kwargs": {"task_name": "orders.tasks.orders_rematch_recent_task"},
+    },
+    "orders-rematch-all": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=4, minute=13),
+        "kwargs": {"task_name": "orders.tasks.orders_rematch_all_task"},
+    },
+    "orders-imports-resume": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 120.0,
+        "kwargs": {"task_name": "orders.tasks.order_imports_resume_task"},
+    },
+    "idempotency-keys-prune": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(minute=37),
+        "kwargs": {"task_name": "accounts.tasks.idempotency_keys_prune_task"},
+    },
+    "webhooks-requeue": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": 60.0,
+        "kwargs": {"task_name": "webhooks.tasks.webhook_deliveries_requeue_task"},
+    },
+    "webhooks-retention": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=3, minute=41),
+        "kwargs": {"task_name": "webhooks.tasks.webhook_events_prune_task"},
+    },
+    "privacy-retention": {
+        "task": "scrm.tenant_tasks.fan_out_to_tenants",
+        "schedule": crontab(hour=3, minute=29),
+        "kwargs": {"task_name": "privacy.tasks.privacy_retention_task"},
+    },
 }
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect(weak=False)
+def _log_task_id(task_id: str = "", **kwargs: Any) -> None:
+    """A task's log records carry its task id as request id."""
+    from scrm.observability.context import request_id_set
+
+    request_id_set(task_id)
+
+
+@signals.task_postrun.connect(weak=False)
+def _forget_task_id(**kwargs: Any) -> None:
+    from scrm.observability.context import request_id_set
+
+    request_id_set("")

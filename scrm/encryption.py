@@ -42,6 +42,28 @@ def decrypt(stored: str) -> str:
         ) from exc
 
 
+def rotated(stored: str) -> str:
+    """The value encrypted again under the first key (unchanged plaintext)."""
+    if not stored.startswith(PREFIX):
+        raise ValueError("value is not encrypted with scrm.encryption")
+    try:
+        token = _fernet().rotate(stored[len(PREFIX) :].encode())
+    except InvalidToken as exc:
+        raise ImproperlyConfigured(
+            "an encrypted credential cannot be decrypted with SCRM_ENCRYPTION_KEYS"
+        ) from exc
+    return PREFIX + token.decode()
+
+
+def readable_with_first_key(stored: str) -> bool:
+    """Whether the first key alone decrypts the value (so older keys can be retired)."""
+    try:
+        Fernet(settings.SCRM_ENCRYPTION_KEYS[0].encode()).decrypt(stored[len(PREFIX) :].encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def mask(plaintext: str) -> str:
     """What a person may see of a secret: its length class and last four characters."""
     if not plaintext:

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 # The django-tenants connection (schema_name, set_schema_to_public), untyped upstream.
 tenant_connection: Any = connection
 
-QUEUES = ("high", "default", "bulk")
+QUEUES = ("high", "default", "bulk", "webhooks")
 
 
 class TenantTaskRefused(Exception):

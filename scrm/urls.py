@@ -1,9 +1,13 @@
 """URLs of a tenant host: console, REST API, the guide sidebar."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from scrm.views import healthz
+
+handler400 = "scrm.views.bad_request"
+handler404 = "scrm.views.not_found"
+handler500 = "scrm.views.server_error"
 
 urlpatterns = [
     path("", include("dashboard.urls")),
@@ -14,6 +18,10 @@ urlpatterns = [
     path("channels/", include("channels_qr.urls")),
     path("broadcasts/", include("broadcast.urls")),
     path("handover/", include("handover.urls")),
+    path("orders/", include("orders.urls")),
+    path("lifecycle/", include("lifecycle.urls")),
+    path("webhooks/", include("webhooks.urls")),
+    path("privacy/", include("privacy.urls")),
     path("accounts/", include("accounts.urls")),
     path("wecom/", include("scrm.wecom.urls")),
     path("sidebar/", include("sidebar.urls")),
@@ -26,7 +34,7 @@ urlpatterns = [
     ),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(
+        SpectacularSwaggerSplitView.as_view(
             url_name="api-schema", authentication_classes=[], permission_classes=[]
         ),
         name="api-docs",

@@ -4,6 +4,11 @@ Every endpoint runs for the guide of the request's token (`guide_required`: 401 
 one) and checks on the server that the guide may see the customer (403 otherwise). The
 token header is the credential and no cookie is read, so the POSTs are exempt from CSRF
 checks: another site cannot make a browser send the header.
+
+Phone numbers: a guide sees in full the remark phones of their own relation with the
+customer (they entered them in WeCom) and the numbers in timeline entries about it; those of
+a colleague's relation (a store-wide sidebar), custom event properties and other entries
+come masked (138****5678), the rule of the console and the API (docs/privacy.md).
 """
 
 import json
@@ -17,7 +22,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts.models import Guide
+from contacts.api.serializers import mask_phones_in
+from contacts.models import CustomerEvent, Guide, Relation
+from contacts.privacy import mask_phone
 from scrm.wecom.client import WeComNotConnected, wecom_client
 from scrm.wecom.errors import WeComError
 from scrm.wecom.jssdk import jssdk_config
@@ -115,7 +122,7 @@ def _card(access: CustomerAccess, guide: Guide) -> dict[str, Any]:
         "corp_name": customer.corp_name,
         "remark": main.remark if main else "",
         "description": main.description if main else "",
-        "phones": list(main.remark_mobiles) if main else [],
+        "phones": _phones(main, guide) if main else [],
         "channel": main.channel.name if main and main.channel else "",
         "added_at": _iso(main.added_at) if main else None,
         "add_way": main.get_add_way_display() if main else "",
@@ -148,7 +155,20 @@ def _follow_up(item: FollowUp, now: datetime) -> dict[str, Any]:
     }
 
 
-def _timeline(customer_id: int, before: tuple[datetime, int] | None) -> dict[str, Any]:
+def _phones(relation: Relation, guide: Guide) -> list[str]:
+    if relation.guide_id == guide.pk:
+        return list(relation.remark_mobiles)
+    return [mask_phone(phone) for phone in relation.remark_mobiles]
+
+
+def _event_data(event: CustomerEvent, guide: Guide) -> dict[str, Any]:
+    data = event.data if isinstance(event.data, dict) else {}
+    return data if event.guide_id == guide.pk else mask_phones_in(data)
+
+
+def _timeline(
+    customer_id: int, before: tuple[datetime, int] | None, guide: Guide
+) -> dict[str, Any]:
     events, more = timeline_page(customer_id=customer_id, before=before)
     return {
         "events": [
@@ -158,7 +178,7 @@ def _timeline(customer_id: int, before: tuple[datetime, int] | None) -> dict[str
                 "label": event.get_kind_display(),
                 "at": _iso(event.occurred_at),
                 "guide": event.guide.name if event.guide else "",
-                "data": event.data if isinstance(event.data, dict) else {},
+                "data": _event_data(event, guide),
             }
             for event in events
         ],
@@ -187,7 +207,7 @@ def customer(request: HttpRequest, external_userid: str) -> JsonResponse:
             },
             "notes": [_note(n, guide) for n in notes_for(customer_id=customer_id)],
             "follow_ups": [_follow_up(f, now) for f in follow_ups_for(customer_id=customer_id)],
-            "timeline": _timeline(customer_id, None),
+            "timeline": _timeline(customer_id, None, guide),
         }
     )
 
@@ -211,7 +231,7 @@ def timeline(request: HttpRequest, external_userid: str) -> JsonResponse:
     before = _cursor(raw) if raw else None
     if raw and before is None:
         return _error(_("this page of the timeline is not valid"), 400)
-    return JsonResponse(_timeline(access.customer.pk, before))
+    return JsonResponse(_timeline(access.customer.pk, before, _guide(request)))
 
 
 @csrf_exempt

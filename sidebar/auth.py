@@ -28,6 +28,7 @@ from contacts.models import Guide, Relation
 from scrm.wecom.client import WeComNotConnected, wecom_client
 from scrm.wecom.errors import WeComError
 from scrm.wecom.jssdk import authorize_url
+from sidebar.csp import allow_wecom_client, corp_api_base_url
 
 TOKEN_HEADER = "X-Sidebar-Token"  # noqa: S105 - a header name
 TOKEN_SALT = "sidebar.guide-session"  # noqa: S105 - a signing namespace
@@ -38,7 +39,8 @@ STATE_MAX_AGE = 600
 def _refuse(request: HttpRequest, status: int, message: str) -> HttpResponse:
     if "application/json" in request.headers.get("Accept", ""):
         return JsonResponse({"error": message}, status=status)
-    return render(request, "sidebar/refused.html", {"message": message}, status=status)
+    page = render(request, "sidebar/refused.html", {"message": message}, status=status)
+    return allow_wecom_client(page, corp_api_base_url())  # shown inside WeCom's frame
 
 
 def _safe_next(value: str | None) -> str:

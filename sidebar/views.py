@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from scrm.wecom.client import WeComNotConnected, wecom_client
 from scrm.wecom.jssdk import jssdk_scripts
 from sidebar.auth import TOKEN_HEADER
+from sidebar.csp import allow_wecom_client, corp_api_base_url
 
 EXTERNAL_USERID = "EXTERNAL_USERID"  # placeholder in URL templates, replaced by the script
 PK = 999999999
@@ -92,12 +92,9 @@ def _labels() -> dict[str, str]:
 @xframe_options_exempt
 def home(request: HttpRequest) -> HttpResponse:
     """The page WeCom opens beside a chat (聊天工具栏)."""
-    try:
-        credentials = wecom_client(app_kind="customer_contact").credentials
-        scripts = jssdk_scripts(credentials.api_base_url)
-    except WeComNotConnected:
-        scripts = []
-    return render(
+    api_base_url = corp_api_base_url()
+    scripts = jssdk_scripts(api_base_url) if api_base_url else []
+    response = render(
         request,
         "sidebar/home.html",
         {
@@ -107,3 +104,4 @@ def home(request: HttpRequest) -> HttpResponse:
             "sidebar": {"urls": _urls(), "labels": _labels(), "connected": bool(scripts)},
         },
     )
+    return allow_wecom_client(response, api_base_url)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.services import audit_record
 from contacts.models import Customer, Relation
+from contacts.phones import customers_by_phone, phone_normalise
 from scrm.csvfiles import csv_text
 from scrm.wecom.client import WeComClient, wecom_client
 from scrm.wecom.errors import WeComError
@@ -253,16 +254,11 @@ def _customers_of(lines: list[CsvLine]) -> dict[int, set[int]]:
             "pk", "external_userid"
         ):
             found[by_id[external_userid]].add(pk)
-    by_phone = {item.value: item.line for item in lines if item.kind == "phone"}
-    phones = list(by_phone)
-    for offset in range(0, len(phones), 5000):
-        chunk = phones[offset : offset + 5000]
-        for customer_id, mobiles in Relation.objects.filter(
-            remark_mobiles__overlap=chunk
-        ).values_list("customer_id", "remark_mobiles"):
-            for mobile in mobiles:
-                if mobile in by_phone:
-                    found[by_phone[mobile]].add(customer_id)
+    # a phone matches the remark phones in any spelling (+86, spaces, dashes)
+    by_phone = {phone_normalise(item.value): item.line for item in lines if item.kind == "phone"}
+    by_phone.pop("", None)
+    for phone, customer_ids in customers_by_phone(by_phone).items():
+        found[by_phone[phone]].update(customer_ids)
     return found
 
 

@@ -35,7 +35,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.models import Customer, Guide, Relation
+from contacts.models import Customer, Guide, Relation, erased
 from tagging.models import Segment
 
 MAX_DEPTH = 4
@@ -234,7 +234,8 @@ def segment_q(definition: dict[str, Any]) -> Q:
 
 
 def segment_customers(definition: dict[str, Any]) -> QuerySet[Customer]:
-    return Customer.objects.filter(segment_q(definition))
+    """The segment's customers; erased ones are in no segment (nothing may reach them)."""
+    return Customer.objects.filter(segment_q(definition)).exclude(erased())
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from accounts.services import audit_record
 from contacts.upserts import from_epoch
 from scrm.wecom.client import WeComClient, wecom_client
 from tagging.models import NAME_MAX, TAGS_PER_CORP, Tag, TagChange, TagGroup
+from webhooks.emit import emit_customer_tagged
 
 
 class TagInputError(ValueError):
@@ -388,6 +389,9 @@ def relation_tags_save(
         occurred_at=locked.updated_at,
         guide_id=locked.guide_id,
         data={"added": add, "removed": remove, "by": actor_label},
+    )
+    emit_customer_tagged(
+        relation_id=locked.pk, added=add, removed=remove, at=locked.updated_at, source="platform"
     )
     return tags
 

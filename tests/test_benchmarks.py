@@ -31,6 +31,24 @@ def test_callbacks_benchmark_smoke():
     assert figures["baseline_ping_per_second"] > 0
 
 
+def test_callback_fuzz_benchmark_smoke():
+    figures = run_bench("callback_fuzz")
+
+    assert figures["kinds"] == 24
+    assert figures["server_errors_5xx"] == 0
+    assert figures["stored"] == figures["valid"] == figures["processed_done"] > 0
+
+
+def test_api_fuzz_benchmark_smoke():
+    figures = run_bench("api_fuzz")
+
+    assert figures["pytest_exit_code"] == 0
+    assert figures["server_errors_5xx"] == 0
+    assert figures["operation_tests"] > 200  # every operation, valid and invalid
+    assert figures["requests_stateful"] > 0
+    assert figures["stateful"].startswith("stateful (")
+
+
 def test_contacts_sync_benchmark_smoke():
     figures = run_bench("contacts_sync")
 
@@ -133,3 +151,71 @@ def test_broadcast_benchmark_smoke():
     assert check["templates_not_recorded"] == check["chunk_templates_missing"] == 0
     assert check["customers_received"] == check["deliveries_waiting"] == 2000
     assert check["duplicates"] == check["lost"] == check["received_not_planned"] == 0
+
+
+def test_dashboard_benchmark_smoke():
+    figures = run_bench("dashboard")
+
+    assert figures["failures"] == []
+    assert figures["data"]["relations"] > 20000  # with the handovers' takeover copies
+    built = figures["build"]
+    assert built["backfill_days"] == figures["data"]["days"] + 1
+    assert built["relations_per_second"] > 0
+    assert built["rows"]["store_day"] > 0
+    assert sum(built["stage_counts"].values()) == figures["data"]["customers"]
+    assert len(figures["latency"]) == 5
+    for case in figures["latency"].values():
+        assert case["equal"] is True
+        assert case["adds"] > 0
+        assert case["page"]["p50_ms"] > 0
+        assert case["baseline"]["p50_ms"] > 0
+    assert len({case["queries"] for case in figures["latency"].values()}) == 1
+
+
+def test_orders_benchmark_smoke():
+    figures = run_bench("orders")
+
+    assert figures["failures"] == []
+    first = figures["import"]
+    assert first["rows"] == 2000
+    assert first["created"] == first["orders"] == 1840
+    assert first["refused"] == 160
+    assert first["rows_per_second"] > 0
+    assert figures["baseline"]["per_second"] > 0
+    assert figures["reimport"]["added"] == 0
+    assert figures["reimport"]["updated"] == first["created"]
+    assert figures["late_match"]["matched"] == figures["late_match"]["orders"] == 200
+    assert figures["push"]["per_second"] > 0
+
+
+def test_soak_smoke():
+    figures = run_bench("soak")
+
+    assert figures["failures"] == []
+    assert figures["drain"]["settled"] is True
+    kinds = [event["kind"] for event in figures["events"]]
+    for fault in ("redis restarted", "postgresql restarted", "worker SIGKILLed and restarted"):
+        assert kinds.count(fault) == 1, fault
+    injected = figures["sandbox_faults"]
+    assert injected["calls"] > 0
+    assert sum(n for kind, n in injected.items() if kind != "calls") > 0
+    checks = figures["checks"]
+    for name, check in checks.items():
+        assert check["lost"] == check["duplicates"] == check["unprocessed"] == 0, name
+        assert check["wrong"] == 0, name
+    callbacks = checks["callbacks"]
+    assert callbacks["sent_by_wecom"] == callbacks["stored"] == callbacks["processed"] > 0
+    adds = checks["adds"]
+    assert adds["scans"] == adds["attributed"] == figures["counts"]["scans"] > 30
+    assert checks["deletions"]["deletions"] == figures["counts"]["deletions"] > 0
+    sends = checks["group_sends"]
+    assert sends["group_sends"] >= 2
+    assert set(sends["send_statuses"]) <= {"done", "cancelled"}
+    assert sends["delivery_statuses"]["sent"] == sends["messages_received"] > 0
+    handover = checks["handover"]
+    assert handover["status"] == "done"
+    assert handover["items"] == handover["customers_held"] == handover["transfers_in_wecom"] > 0
+    memory = figures["memory"]["processes"]
+    for role in ("beat", "sandbox", "worker-high", "worker-bulk", "web worker 1"):
+        assert any(name.startswith(role) for name in memory), role
+    assert all(p["end_mb"] > 0 for p in memory.values())

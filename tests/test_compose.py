@@ -42,6 +42,14 @@ def test_compose_has_the_production_services():
     assert set(SERVICES) <= set(compose()["services"])
 
 
+def test_long_running_services_are_started_again_when_they_exit():
+    services = compose()["services"]
+    long_running = [name for name in services if name != "migrate"]
+    assert {name: services[name].get("restart") for name in long_running} == dict.fromkeys(
+        long_running, "unless-stopped"
+    )
+
+
 @pytest.mark.parametrize("service", ["web", "worker", "beat"])
 def test_every_required_variable_is_set(service):
     env = service_env(service)

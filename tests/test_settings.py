@@ -70,3 +70,18 @@ def test_unset_environment_means_production(tmp_path):
     result = start_settings(env)
     assert result.returncode != 0
     assert "Refusing to start in production" in result.stderr
+
+
+def test_deployment_checks_pass_in_production():
+    """Django's own security checklist (`check --deploy`): HTTPS redirect, HSTS, secure and
+    HTTP-only cookies, nosniff, referrer policy, frame denial, a strong SECRET_KEY."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(SECRET_KEY="k3Yq-8vR!pZ2" * 5),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -187,7 +187,8 @@ def set_limits(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
 
 @control("GET", "/sandbox/faults")
 def get_faults(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
-    return sb.faults.config.to_json()
+    """The fault configuration, and what was injected since it was set."""
+    return {**sb.faults.config.to_json(), "injected": sb.faults.injected()}
 
 
 @control("POST", "/sandbox/faults")
@@ -737,6 +738,25 @@ def group_messages(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
         for target, items in corp.received.items()
     )
     having = ([target, msgids] for target, msgids in receivers if msgids)
+    rows = list(itertools.islice(having, offset, offset + limit))
+    return {"received": rows, "more": next(having, None) is not None}
+
+
+@control("GET", "/sandbox/corps/{corp}/receipts")
+def receipts(sb: Sandbox, request: ControlRequest) -> dict[str, Any]:
+    """What reached customers and chats, of one `kind` (welcome, group_msg,
+    transfer_success_msg, chat_message), in bulk: `[[target, [[sender, at, msgid], ...]],
+    ...]` for the targets that received any (`offset`, `limit` up to 100,000). A welcome
+    received twice shows as two entries."""
+    corp = request.corp(sb)
+    kind = request.query.get("kind") or "welcome"
+    offset = int(request.query.get("offset", 0))
+    limit = min(int(request.query.get("limit", 10_000)), 100_000)
+    receivers = (
+        (target, [[r.sender, r.at, r.msgid] for r in items if r.kind == kind])
+        for target, items in corp.received.items()
+    )
+    having = ([target, entries] for target, entries in receivers if entries)
     rows = list(itertools.islice(having, offset, offset + limit))
     return {"received": rows, "more": next(having, None) is not None}
 

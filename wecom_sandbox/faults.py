@@ -2,6 +2,7 @@
 
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,9 @@ class ApiFault:
     `times` limits how many calls the fault hits (then it is removed); None = forever.
     `reply_latency_ms` delays the answer of a call already carried out: a client that dies
     or times out meanwhile cannot know WeCom did it (the window crash tests aim at).
+    `errcodes` / `http_statuses`, when given, replace `errcode` / `http_status` with one
+    drawn at random per failed call (a mix such as -1 and 45009); `latency_rate` is the
+    share of calls that get `latency_ms` (1.0: every call; below, latency spikes).
     """
 
     error_rate: float = 0.0
@@ -25,6 +29,9 @@ class ApiFault:
     http_error_rate: float = 0.0
     http_status: int = 503
     times: int | None = None
+    errcodes: list[int] = field(default_factory=list)
+    http_statuses: list[int] = field(default_factory=list)
+    latency_rate: float = 1.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ApiFault":
@@ -37,10 +44,14 @@ class ApiFault:
             http_error_rate=float(data.get("http_error_rate", 0.0)),
             http_status=int(data.get("http_status", 503)),
             times=None if data.get("times") is None else int(data["times"]),
+            errcodes=[int(code) for code in data.get("errcodes") or []],
+            http_statuses=[int(status) for status in data.get("http_statuses") or []],
+            latency_rate=float(data.get("latency_rate", 1.0)),
         )
-        if not (0 <= fault.error_rate <= 1 and 0 <= fault.http_error_rate <= 1):
+        rates = (fault.error_rate, fault.http_error_rate, fault.latency_rate)
+        if not all(0 <= rate <= 1 for rate in rates):
             raise ValueError("rates are between 0 and 1")
-        if fault.http_status < 500 or fault.http_status > 599:
+        if not all(500 <= status <= 599 for status in [fault.http_status, *fault.http_statuses]):
             raise ValueError("http_status must be a 5xx")
         return fault
 
@@ -54,6 +65,9 @@ class ApiFault:
             "http_error_rate": self.http_error_rate,
             "http_status": self.http_status,
             "times": self.times,
+            "errcodes": list(self.errcodes),
+            "http_statuses": list(self.http_statuses),
+            "latency_rate": self.latency_rate,
         }
 
 
@@ -92,14 +106,24 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._config = FaultConfig()
         self._random = random.Random()  # noqa: S311 - chaos, not security
+        self._injected: Counter[str] = Counter()
 
     @property
     def config(self) -> FaultConfig:
         return self._config
 
     def configure(self, config: FaultConfig) -> None:
+        """Replace the faults; the counts of injected faults start again from zero."""
         with self._lock:
             self._config = config
+            self._injected = Counter()
+
+    def injected(self) -> dict[str, int]:
+        """What was injected since the last configure: calls that met a fault
+        ("calls"), and per kind: "errcode <n>", "http <status>", "latency",
+        "reply_latency", "dropped_callbacks"."""
+        with self._lock:
+            return dict(sorted(self._injected.items()))
 
     def decide(self, path: str) -> FaultDecision:
         """Roll the dice for one API call; the path's own fault wins over "*"."""
@@ -108,21 +132,44 @@ class FaultInjector:
             fault = self._config.apis.get(key)
             if fault is None:
                 return FaultDecision()
+            spike = fault.latency_rate >= 1 or self._random.random() < fault.latency_rate
             decision = FaultDecision(
-                latency_ms=fault.latency_ms, reply_latency_ms=fault.reply_latency_ms
+                latency_ms=fault.latency_ms if spike else 0,
+                reply_latency_ms=fault.reply_latency_ms,
             )
             if fault.http_error_rate and self._random.random() < fault.http_error_rate:
-                decision.http_status = fault.http_status
+                decision.http_status = (
+                    self._random.choice(fault.http_statuses)
+                    if fault.http_statuses
+                    else fault.http_status
+                )
             elif fault.error_rate and self._random.random() < fault.error_rate:
-                decision.errcode = fault.errcode
+                decision.errcode = (
+                    self._random.choice(fault.errcodes) if fault.errcodes else fault.errcode
+                )
                 decision.errmsg = fault.errmsg
+            self._count(decision)
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     del self._config.apis[key]
             return decision
 
+    def _count(self, decision: FaultDecision) -> None:
+        self._injected["calls"] += 1
+        if decision.latency_ms:
+            self._injected["latency"] += 1
+        if decision.reply_latency_ms:
+            self._injected["reply_latency"] += 1
+        if decision.http_status is not None:
+            self._injected[f"http {decision.http_status}"] += 1
+        if decision.errcode is not None:
+            self._injected[f"errcode {decision.errcode}"] += 1
+
     def drop_callback(self) -> bool:
         with self._lock:
             rate = self._config.drop_callbacks
-            return bool(rate) and self._random.random() < rate
+            dropped = bool(rate) and self._random.random() < rate
+            if dropped:
+                self._injected["dropped_callbacks"] += 1
+            return dropped

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 from urllib.parse import urlencode
 
 import requests
@@ -72,15 +72,19 @@ class SandboxProcess:
         timeout: float = DEFAULT_TIMEOUT,
         verbose: bool = False,
         extra_args: Iterable[str] = (),
+        stderr: IO[bytes] | None = None,
     ) -> "SandboxProcess":
         """Spawn the sandbox and wait until it answers. A free port is picked when `port`
-        is None (and another one tried if it was taken meanwhile)."""
+        is None (and another one tried if it was taken meanwhile). `stderr`: a file for the
+        sandbox's logs (default: this process's stderr)."""
         attempts = 3 if port is None else 1
         last_error: Exception | None = None
         for _ in range(attempts):
             chosen = port if port is not None else free_port(host)
             try:
-                return cls._spawn(host, chosen, state_file, timeout, verbose, list(extra_args))
+                return cls._spawn(
+                    host, chosen, state_file, timeout, verbose, list(extra_args), stderr
+                )
             except SandboxStartError as error:
                 last_error = error
         raise SandboxStartError(f"the sandbox did not start: {last_error}")
@@ -94,6 +98,7 @@ class SandboxProcess:
         timeout: float,
         verbose: bool,
         extra_args: list[str],
+        stderr: IO[bytes] | None = None,
     ) -> "SandboxProcess":
         command = [sys.executable, "-m", "wecom_sandbox", "--host", host, "--port", str(port)]
         if state_file is not None:
@@ -107,7 +112,7 @@ class SandboxProcess:
         )
         env["PYTHONUNBUFFERED"] = "1"
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+            command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=stderr, env=env
         )
         ready = threading.Event()
 
@@ -252,8 +257,10 @@ class SandboxControl:
     def set_faults(
         self, apis: dict[str, dict[str, Any]] | None = None, drop_callbacks: float = 0.0
     ) -> dict[str, Any]:
-        """Replace all faults. apis: {"<path>" or "*": {"error_rate", "errcode", "errmsg",
-        "latency_ms", "reply_latency_ms", "http_error_rate", "http_status", "times"}}."""
+        """Replace all faults. apis: {"<path>" or "*": {"error_rate", "errcode", "errcodes",
+        "errmsg", "latency_ms", "latency_rate", "reply_latency_ms", "http_error_rate",
+        "http_status", "http_statuses", "times"}}. `get_faults()["injected"]` counts what
+        was injected since."""
         return self._post("faults", {"apis": apis or {}, "drop_callbacks": drop_callbacks})
 
     def clear_faults(self) -> None:
@@ -584,6 +591,22 @@ class SandboxControl:
         """{"received": [[target, [msgid, ...]], ...], "more": bool}: the customers and chats
         that received group messages, with one msgid per message, a page at a time."""
         return self._get(f"corps/{corp_id}/group_messages", offset=offset, limit=limit)
+
+    def receipts(
+        self, corp_id: str, kind: str = "welcome", offset: int = 0, limit: int = 10_000
+    ) -> dict[str, Any]:
+        """{received: [[target, [[sender, at, msgid], ...]], ...], more}: what reached
+        customers and chats of one kind (welcome, group_msg, ...), a page at a time."""
+        return self._get(f"corps/{corp_id}/receipts", kind=kind, offset=offset, limit=limit)
+
+    def all_receipts(self, corp_id: str, kind: str = "welcome") -> dict[str, list[list[Any]]]:
+        """Every target's receipts of one kind: {target: [[sender, at, msgid], ...]}."""
+        found: dict[str, list[list[Any]]] = {}
+        while True:
+            page = self.receipts(corp_id, kind, offset=len(found), limit=100_000)
+            found.update((target, entries) for target, entries in page["received"])
+            if not page["more"]:
+                return found
 
     def template(self, corp_id: str, msgid: str) -> dict[str, Any]:
         return self._get(f"corps/{corp_id}/msg_templates/{msgid}")

@@ -42,3 +42,11 @@ class APIKeySerializer(serializers.ModelSerializer):
             "revoked_at",
         ]
         read_only_fields = fields
+
+
+class APIKeyRotatedSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The new key. Shown once: store it now.")
+    api_key = APIKeySerializer(help_text="The new key's record.")
+    previous_key_valid_until = serializers.DateTimeField(
+        help_text="The calling key is refused from this time on."
+    )

@@ -113,3 +113,23 @@ def test_key_last_used_is_written_at_most_once_a_minute(
     with django_capture_on_commit_callbacks() as queued:
         client_a.get("/api/v1/api-keys/", **bearer(raw_key))
     assert queued == []
+
+
+def test_each_api_key_has_its_own_rate_limit(db, client_a, client_b, settings):
+    settings.API_KEY_RATE = "3/min"
+    with schema_context("alpha"):
+        key, raw_key = make_api_key()
+        _, other_raw = make_api_key(name="CRM")
+    with schema_context("beta"):
+        beta_key, beta_raw = make_api_key()
+        # the same id in the other tenant's schema
+        APIKey.objects.filter(pk=beta_key.pk).update(id=key.pk)
+
+    answers = [client_a.get("/api/v1/audit-log/", **bearer(raw_key)) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert answers[-1].json()["detail"]
+    # another key of the same tenant, and the same id in another tenant, are not limited
+    assert client_a.get("/api/v1/audit-log/", **bearer(other_raw)).status_code == 200
+    assert client_b.get("/api/v1/audit-log/", **bearer(beta_raw)).status_code == 200

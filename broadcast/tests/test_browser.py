@@ -22,7 +22,8 @@ from accounts.tests.factories import PASSWORD, UserFactory
 from broadcast.dispatch import broadcast_dispatch
 from broadcast.models import Broadcast, Chunk
 from broadcast.tests.helpers import planned, setup_corp
-from channels_qr.tests.test_browser import ARTIFACTS, chromium_path, live_console
+from channels_qr.tests.test_browser import live_console
+from tests.browser import ARTIFACTS
 
 __all__ = ["live_console"]
 
@@ -54,16 +55,9 @@ def _dispatch_in_background(broadcast_id: int, outcome: dict[str, Any]) -> threa
 @pytest.mark.slow
 @override_settings(BROADCAST_CHUNK_SIZE=2)
 def test_the_progress_bar_moves_while_the_templates_are_created(
-    live_console, tenant_a, wecom_sandbox, monkeypatch
+    live_console, tenant_a, wecom_sandbox, monkeypatch, chromium
 ):
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is a dev dependency: ./dev.sh test installs it"
-    )
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip(
-            "chromium is not installed: ./dev.sh test installs it (apt-get install chromium)"
-        )
+    from playwright.sync_api import Error as PlaywrightError
 
     # given a confirmed group send to 27 customers: amy 20, bob 6, cat 1 → 14 templates of
     # at most 2; the test runs the dispatch itself (nothing queued for a worker)
@@ -82,48 +76,40 @@ def test_the_progress_bar_moves_while_the_templates_are_created(
         {"externalcontact/add_msg_template": {"latency_ms": TEMPLATE_LATENCY_MS}}
     )
     try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=executable,
-                headless=True,
-                args=["--host-resolver-rules=MAP alpha.localhost 127.0.0.1", "--disable-gpu"],
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 1400})
-                page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(f"{base}/accounts/login/?next={path}", timeout=30_000)
-                page.fill("#id_username", user.username)
-                page.fill("#id_password", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}{path}", timeout=30_000)
-                first = page.evaluate(READ_BAR)
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/accounts/login/?next={path}", timeout=30_000)
+            page.fill("#id_username", user.username)
+            page.fill("#id_password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}{path}", timeout=30_000)
+            first = page.evaluate(READ_BAR)
 
-                # when the templates are created while the page stays open
-                dispatch = _dispatch_in_background(broadcast.pk, outcome)
-                dispatch.start()
-                deadline = time.monotonic() + 90
-                while time.monotonic() < deadline:
-                    try:
-                        reading = page.evaluate(READ_BAR)
-                    except sync_api.Error:
-                        reading = None  # the page reloads when the status changes
-                    if reading is not None:
-                        seen.append(reading)
-                        if reading["status"] == Broadcast.Status.WAITING:
-                            break
-                    time.sleep(0.1)
-                dispatch.join(timeout=60)
-                page.wait_for_selector('[data-broadcast-status="waiting"]', timeout=30_000)
-                artifact = ARTIFACTS / f"broadcast-progress-{timezone.now():%Y%m%d-%H%M%S}.png"
-                artifact.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(artifact), full_page=True)
-                print(f"\nscreenshot of the group send's page: {artifact}")
-                final_text = page.locator("[data-progress-text]").text_content()
-                chunk_rows = page.locator("tr[data-chunk]").count()
-            finally:
-                browser.close()
+            # when the templates are created while the page stays open
+            dispatch = _dispatch_in_background(broadcast.pk, outcome)
+            dispatch.start()
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    reading = page.evaluate(READ_BAR)
+                except PlaywrightError:
+                    reading = None  # the page reloads when the status changes
+                if reading is not None:
+                    seen.append(reading)
+                    if reading["status"] == Broadcast.Status.WAITING:
+                        break
+                time.sleep(0.1)
+            dispatch.join(timeout=60)
+            page.wait_for_selector('[data-broadcast-status="waiting"]', timeout=30_000)
+            artifact = ARTIFACTS / f"broadcast-progress-{timezone.now():%Y%m%d-%H%M%S}.png"
+            artifact.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifact), full_page=True)
+            print(f"\nscreenshot of the group send's page: {artifact}")
+            final_text = page.locator("[data-progress-text]").text_content()
+            chunk_rows = page.locator("tr[data-chunk]").count()
     finally:
         wecom_sandbox.control.clear_faults()
 

@@ -4,7 +4,8 @@ and the welcome messages outside channels.
 Views parse input (channels_qr.api.serializers), read through channels_qr.selectors and
 write through channels_qr.services (WeCom first), channels_qr.groups and
 channels_qr.welcome_messages. Errors: 400 when the input is refused (nothing sent to WeCom),
-404 for an unknown id, 502 when WeCom refuses or cannot be reached (nothing saved).
+404 for an unknown id, 409 when the brand is not connected to WeCom, 502 when WeCom
+refuses or cannot be reached (nothing saved).
 """
 
 from collections.abc import Callable
@@ -69,9 +70,11 @@ from contacts.api.views import (
     DETAIL_ERRORS,
     ID_PARAMETER,
     LIST_ERRORS,
+    NOT_CONNECTED,
     WECOM_REFUSED,
     ContactsViewSet,
     field_errors_response,
+    not_connected,
     wecom_refusal,
     write_errors,
 )
@@ -85,7 +88,7 @@ INPUT_REFUSED = field_errors_response(
     "an unknown tag…); nothing was sent to WeCom.",
 )
 WRITE_ERRORS = write_errors(INPUT_REFUSED)
-WECOM_WRITE_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 502: WECOM_REFUSED}
+WECOM_WRITE_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 409: NOT_CONNECTED, 502: WECOM_REFUSED}
 
 
 def _body(serializer_class: type, data: Any, *, partial: bool = False) -> dict[str, Any]:
@@ -98,18 +101,6 @@ def _refused(exc: Exception, field: str = "non_field_errors") -> ValidationError
     return ValidationError({field: [str(exc)]})
 
 
-def _not_connected() -> Response:
-    return Response(
-        {
-            "detail": _("This brand is not connected to WeCom; nothing was saved."),
-            "errcode": None,
-            "meaning": "",
-            "retryable": False,
-        },
-        status=status.HTTP_502_BAD_GATEWAY,
-    )
-
-
 def _through_wecom(write: Callable[[], Any]) -> Any:
     """Run a service call that reaches WeCom; its refusals as 400 / 502 responses."""
     try:
@@ -117,7 +108,7 @@ def _through_wecom(write: Callable[[], Any]) -> Any:
     except ChannelInputError as exc:
         raise _refused(exc) from None
     except WeComNotConnected:
-        return _not_connected()
+        return not_connected()
     except WeComError as exc:
         return wecom_refusal(exc)
 

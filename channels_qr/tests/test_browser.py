@@ -6,14 +6,10 @@ Playwright drives Debian's chromium (`./dev.sh test` installs it); it never down
 browser of its own.
 """
 
-import os
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -21,8 +17,8 @@ from accounts.tests.factories import PASSWORD, UserFactory
 from channels_qr.models import Channel, LiveCode, WelcomeLog
 from contacts.models import Relation
 from contacts.tests.factories import GuideFactory, RelationFactory
+from tests.browser import ARTIFACTS
 
-ARTIFACTS = Path(settings.BASE_DIR) / ".local" / "artifacts"
 ADD_BAR_RGB = (0x16, 0x77, 0xFF)  # static/channels/stats_chart.js: the adds' colour
 
 # How many of the canvas's pixels are of the adds' bar colour, and how many are not
@@ -40,13 +36,6 @@ CANVAS_PIXELS = """(el) => {
   }
   return {drawn, bars, width: canvas.width, height: canvas.height};
 }""".replace("RGB", str(list(ADD_BAR_RGB)))
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("SCRM_CHROMIUM", ""), "/usr/bin/chromium"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("chromium")
 
 
 @pytest.fixture
@@ -68,16 +57,7 @@ def live_console(live_web) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_the_channel_page_draws_its_stats_chart(live_console, tenant_a):
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is a dev dependency: ./dev.sh test installs it"
-    )
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip(
-            "chromium is not installed: ./dev.sh test installs it (apt-get install chromium)"
-        )
-
+def test_the_channel_page_draws_its_stats_chart(live_console, tenant_a, chromium):
     # given a channel with adds on three of the last seven days and a deletion yesterday
     today = timezone.localdate()
     noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
@@ -115,48 +95,39 @@ def test_the_channel_page_draws_its_stats_chart(live_console, tenant_a):
     base = live_console.replace("127.0.0.1", "alpha.localhost")
     page_url = f"{base}/channels/{channel.pk}/?from={start.isoformat()}&to={today.isoformat()}"
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # *.localhost is the tenant's host; make sure it reaches the test server
-            args=["--host-resolver-rules=MAP alpha.localhost 127.0.0.1", "--disable-gpu"],
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+        # when an operator logs in and opens the channel's page
+        page.goto(f"{base}/accounts/login/?next=/channels/{channel.pk}/", timeout=30_000)
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/channels/{channel.pk}/", timeout=30_000)
+        page.goto(page_url, timeout=30_000)
+        chart = page.locator("#channel-chart")
+        page.wait_for_selector("#channel-chart[data-rendered=true]", timeout=30_000)
+
+        artifact = ARTIFACTS / f"channel-chart-{timezone.now():%Y%m%d-%H%M%S}.png"
+        artifact.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifact), full_page=True)
+        print(f"\nscreenshot of the channel page: {artifact}")
+
+        # then ECharts holds the day's numbers...
+        series = page.evaluate(
+            """() => {
+              const el = document.getElementById("channel-chart");
+              const option = echarts.getInstanceByDom(el).getOption();
+              return {
+                days: option.xAxis[0].data,
+                series: Object.fromEntries(option.series.map(s => [s.id, s.data])),
+              };
+            }"""
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-            # when an operator logs in and opens the channel's page
-            page.goto(f"{base}/accounts/login/?next=/channels/{channel.pk}/", timeout=30_000)
-            page.fill("#id_username", user.username)
-            page.fill("#id_password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/channels/{channel.pk}/", timeout=30_000)
-            page.goto(page_url, timeout=30_000)
-            chart = page.locator("#channel-chart")
-            page.wait_for_selector("#channel-chart[data-rendered=true]", timeout=30_000)
-
-            artifact = ARTIFACTS / f"channel-chart-{timezone.now():%Y%m%d-%H%M%S}.png"
-            artifact.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(artifact), full_page=True)
-            print(f"\nscreenshot of the channel page: {artifact}")
-
-            # then ECharts holds the day's numbers...
-            series = page.evaluate(
-                """() => {
-                  const el = document.getElementById("channel-chart");
-                  const option = echarts.getInstanceByDom(el).getOption();
-                  return {
-                    days: option.xAxis[0].data,
-                    series: Object.fromEntries(option.series.map(s => [s.id, s.data])),
-                  };
-                }"""
-            )
-            # ...and drew them: coloured bars in the canvas, not a blank area
-            pixels = chart.evaluate(CANVAS_PIXELS)
-        finally:
-            browser.close()
+        # ...and drew them: coloured bars in the canvas, not a blank area
+        pixels = chart.evaluate(CANVAS_PIXELS)
 
     assert errors == []
     assert series["days"] == [(start + timedelta(days=i)).strftime("%m-%d") for i in range(7)]

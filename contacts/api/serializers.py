@@ -22,6 +22,7 @@ from contacts.models import (
 )
 from contacts.privacy import mask_phone
 from contacts.services import DESCRIPTION_MAX, REMARK_MAX, REMARK_MOBILES_MAX
+from scrm.api.schema import Envelope
 
 # Keys of timeline data that hold phone numbers (a remark edit records before and after).
 PHONE_KEYS = frozenset({"remark_mobiles", "mobiles", "mobile", "phone"})
@@ -319,6 +320,10 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "guide_batches_done": min(run.batch_index, batches_total),
             "group_chats_done": run.chat_ids_done,
         }
+
+
+class SyncRunListSerializer(Envelope):
+    results = SyncRunSerializer(many=True, help_text="The latest full syncs, newest first.")
 
 
 class RelationRemarkSerializer(serializers.Serializer):

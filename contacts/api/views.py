@@ -16,7 +16,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -48,6 +47,7 @@ from contacts.api.serializers import (
     RelationRemarkSerializer,
     StoreSerializer,
     SyncConflictSerializer,
+    SyncRunListSerializer,
     SyncRunSerializer,
     WeComRefusalSerializer,
 )
@@ -78,7 +78,11 @@ def field_errors_response(*, example: dict[str, list[str]], description: str) ->
     return OpenApiResponse(
         {
             "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            # a list of messages per field; a list field's or a nested field's errors nest
+            # (by index or by name); a body that is not JSON at all answers under `detail`
+            "additionalProperties": {
+                "anyOf": [{"type": "array"}, {"type": "object"}, {"type": "string"}]
+            },
             "example": example,
         },
         description=description,
@@ -118,6 +122,27 @@ WECOM_REFUSED = OpenApiResponse(
         )
     ],
 )
+
+NOT_CONNECTED = OpenApiResponse(
+    WeComRefusalSerializer,
+    description="The brand is not connected to WeCom yet (the platform admin connects it); "
+    "nothing was saved.",
+)
+
+
+def not_connected() -> Response:
+    """409: the brand has no WeCom connection, so nothing that goes through WeCom can be
+    done (a state of the brand, not a failure of WeCom's)."""
+    return Response(
+        {
+            "detail": _("This brand is not connected to WeCom; nothing was saved."),
+            "errcode": None,
+            "meaning": "",
+            "retryable": False,
+        },
+        status=status.HTTP_409_CONFLICT,
+    )
+
 
 LIST_ERRORS: dict[int, Any] = {400: BAD_REQUEST, 401: UNAUTHORIZED}
 DETAIL_ERRORS: dict[int, Any] = {400: BAD_REQUEST, 401: UNAUTHORIZED, 404: NOT_FOUND}
@@ -256,6 +281,7 @@ class CustomerViewSet(ContactsViewSet):
             401: UNAUTHORIZED,
             403: FORBIDDEN,
             404: NOT_FOUND,
+            409: NOT_CONNECTED,
             502: WECOM_REFUSED,
         },
     ),
@@ -283,15 +309,7 @@ class RelationViewSet(ContactsViewSet):
         except ValueError as exc:
             raise ValidationError(field_error(str(exc))) from None
         except WeComNotConnected:
-            return Response(
-                {
-                    "detail": _("This brand is not connected to WeCom; nothing was saved."),
-                    "errcode": None,
-                    "meaning": "",
-                    "retryable": False,
-                },
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
+            return not_connected()
         except WeComError as exc:
             return wecom_refusal(exc)
         return self.ok(relation)
@@ -428,7 +446,7 @@ class GroupChatViewSet(ContactsViewSet):
         summary="List the latest full syncs with WeCom",
         parameters=[SyncRunListParams],
         responses={
-            200: inline_serializer("SyncRunList", fields={"results": SyncRunSerializer(many=True)}),
+            200: SyncRunListSerializer,
             **LIST_ERRORS,
         },
     ),

@@ -614,7 +614,7 @@ def test_wecom_refusal_answers_502_with_errcode_and_saves_nothing(client_a, writ
         assert not CustomerEvent.objects.filter(kind=CustomerEvent.Kind.EDITED).exists()
 
 
-def test_patch_without_a_wecom_connection_answers_502_and_saves_nothing(client_a, write_key):
+def test_patch_without_a_wecom_connection_answers_409_and_saves_nothing(client_a, write_key):
     with schema_context("alpha"):
         relation = RelationFactory(remark="旧备注")
 
@@ -625,7 +625,7 @@ def test_patch_without_a_wecom_connection_answers_502_and_saves_nothing(client_a
         **write_key,
     )
 
-    assert response.status_code == 502
+    assert response.status_code == 409
     assert response.json()["errcode"] is None
     with schema_context("alpha"):
         relation.refresh_from_db()

@@ -620,8 +620,8 @@ def test_customer_page_query_count_does_not_grow(db, client_a, django_assert_num
             CustomerEventFactory(customer=customer, guide=guide)
 
     # + the customer, its relations with guides and stores, the timeline page with guides,
-    # its transfers, its notes and follow-ups (sidebar)
-    with django_assert_num_queries(11):
+    # its transfers, its notes and follow-ups (sidebar), its lifecycle stage
+    with django_assert_num_queries(12):
         response = client_a.get(f"/customers/{customer.pk}/")
 
     assert len(GUIDE_LINK.findall(body_of(response))) == 2 * rows

@@ -3,13 +3,40 @@ from typing import Any
 from django.db import DataError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from contacts.selectors import InvalidCursor, KeysetPage, keyset_page
+
+
+def page_size_of(request: Request, *, param: str, default: int, maximum: int) -> int:
+    """The page size asked for; anything but a whole number from 1 to `maximum` is a 400
+    (never silently replaced by the default)."""
+    raw = request.query_params.get(param)
+    if raw is None or raw == "":
+        return default
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= maximum:
+        raise ValidationError(
+            {param: [_("Enter a whole number from 1 to %(maximum)d.") % {"maximum": maximum}]}
+        )
+    return size
+
+
+def page_size_parameter(param: str, *, default: int, maximum: int) -> dict[str, Any]:
+    return {
+        "name": param,
+        "required": False,
+        "in": "query",
+        "description": f"Rows per page, 1 to {maximum} (default {default}).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
 
 
 class IdCursorPagination(CursorPagination):
@@ -19,6 +46,30 @@ class IdCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Request) -> int:
+        return page_size_of(
+            request,
+            param=self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        cursor, _page_size = super().get_schema_operation_parameters(view)
+        page_size = page_size_parameter(
+            self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+        )
+        return [cursor, page_size]
+
+    def decode_cursor(self, request: Request) -> Any:
+        # DRF answers a forged cursor with 404; it is a bad parameter (400), named.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError(
+                {self.cursor_query_param: [_("Invalid cursor: follow the `next` link.")]}
+            ) from None
 
 
 class KeysetPagination(BasePagination):
@@ -58,18 +109,12 @@ class KeysetPagination(BasePagination):
         return self.page.items
 
     def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None or raw == "":
-            return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if size < 1:
-            raise ValidationError(
-                {self.page_size_query_param: [_("Enter a whole number from 1 to 200.")]}
-            )
-        return min(size, self.max_page_size)
+        return page_size_of(
+            request,
+            param=self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
 
     def get_next_link(self) -> str | None:
         if self.page is None or not self.page.next_cursor or self.request is None:
@@ -104,11 +149,7 @@ class KeysetPagination(BasePagination):
                 "description": "Opaque cursor from the previous page's `next` link.",
                 "schema": {"type": "string"},
             },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": "Rows per page, 1 to 200 (default 50).",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-            },
+            page_size_parameter(
+                self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+            ),
         ]

@@ -10,4 +10,8 @@ urlpatterns = [
     path("", include("channels_qr.api.urls")),
     path("", include("broadcast.api.urls")),
     path("", include("handover.api.urls")),
+    path("", include("lifecycle.api.urls")),
+    path("", include("webhooks.api.urls")),
+    path("", include("privacy.api.urls")),
+    path("", include("orders.api.urls")),
 ]

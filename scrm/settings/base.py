@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from scrm.observability.logconfig import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -63,6 +65,23 @@ BROADCAST_CHUNK_SIZE = env.int("BROADCAST_CHUNK_SIZE", default=10_000)
 BROADCAST_SYNC_SECONDS = env.int("BROADCAST_SYNC_SECONDS", default=300)
 # Prefix of the Celery queue names (empty in production; tests give a worker its own).
 SCRM_QUEUE_PREFIX = env.str("SCRM_QUEUE_PREFIX", default="")
+# Outbound webhooks: seconds per request (no redirect is followed); the delays between
+# attempts of a failed delivery (seconds, about a day in all: 10 attempts); failed
+# deliveries in a row that disable an endpoint; whether targets may be on private or
+# loopback networks (SSRF: off in production unless the brand's systems live there); days
+# an event and its delivery log are kept; a worker's claim on a delivery.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE",
+    cast=float,
+    default=[30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800],
+)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool(
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS", default=SCRM_ENV != "production"
+)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=120)
 # How long a guide stays signed in to the sidebar after WeCom's OAuth2.
 SIDEBAR_SESSION_SECONDS = env.int("SIDEBAR_SESSION_SECONDS", default=8 * 3600)
 WECOM_RETRY_BASE_SECONDS = env.float("WECOM_RETRY_BASE_SECONDS", default=0.5)
@@ -108,6 +127,10 @@ TENANT_APPS = [
     "handover",
     "sidebar",
     "dashboard",
+    "orders",
+    "lifecycle",
+    "webhooks",
+    "privacy",
     "scrm.wecom",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -119,6 +142,7 @@ ROOT_URLCONF = "scrm.urls"
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
+    "scrm.observability.logs.RequestIdMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -129,6 +153,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 TEMPLATES = [
@@ -143,6 +168,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.context_processors.console",
+                "webhooks.context_processors.webhook_notice",
             ],
         },
     },
@@ -194,7 +220,56 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SCRM_ENV == "production")
+SESSION_COOKIE_SAMESITE = "Lax"
+# An operator's console session lasts a working day.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True
+
+# HTTPS and headers. Behind the reverse proxy (docker-compose), the proxy terminates TLS and
+# says so in X-Forwarded-Proto; HSTS and the redirect to HTTPS are on in production.
+if env.bool("SCRM_TRUST_X_FORWARDED_PROTO", default=SCRM_ENV == "production"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SCRM_ENV == "production")
+# /healthz and /ping answer load balancers over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^ping$"]
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if SCRM_ENV == "production" else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Submitting the platform's domain to browsers' preload list is the operator's decision (it
+# binds every subdomain for good), hence a setting, off by default, and its check silenced.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content Security Policy (django-csp): scripts only from this site (no inline script
+# anywhere: pages pass data through json_script), no plugins, no framing except the guide
+# sidebar (sidebar.views adds WeCom's client and the corp's JS-SDK origin). Inline styles
+# are allowed (charts set them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", "https:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Origins allowed to frame the guide sidebar: WeCom's clients (and, in the demo and tests,
+# the WeCom sandbox's chat window, added from the corp's API base URL).
+SIDEBAR_FRAME_ANCESTORS = env.list(
+    "SIDEBAR_FRAME_ANCESTORS",
+    default=["https://work.weixin.qq.com", "https://*.work.weixin.qq.com"],
+)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -220,10 +295,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasAPIKeyScope"],
     "DEFAULT_PAGINATION_CLASS": "scrm.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "scrm.api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.APIKeyRateThrottle"],
 }
+# Requests per API key (per tenant); over it the API answers 429 with Retry-After.
+API_KEY_RATE = env.str("API_KEY_RATE", default="1200/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "SCRM API",
     "DESCRIPTION": "Per-tenant REST API. Authenticate with `Authorization: Bearer <API key>`; "
@@ -234,6 +312,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scrm.api.schema_hooks.document_common_errors",
+    ],
     # Several models have a `status`; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "RelationStatusEnum": "contacts.models.Relation.Status",
@@ -241,6 +323,7 @@ SPECTACULAR_SETTINGS = {
         "GroupChatStatusEnum": "contacts.models.GroupChat.Status",
         "SyncRunStatusEnum": "contacts.models.SyncRun.Status",
         "WelcomeScopeEnum": "channels_qr.models.WelcomeMessage.Scope",
+        "OrderStatusEnum": "orders.models.Order.Status",
     },
 }
 
@@ -256,18 +339,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # urllib3 logs request URLs at DEBUG, and gettoken's URL carries the corp secret.
-        "urllib3": {"level": "WARNING"},
-    },
-}
+# Every record carries the tenant and the request (or task) id; JSON lines in production.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if SCRM_ENV == "production" else "plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+# Workers log through LOGGING too (Celery would otherwise install its own format).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Platform health (the admin's health page and /metrics).
+SCRM_METRICS_TOKEN = env.str("SCRM_METRICS_TOKEN", default="")
+HEALTH_CALLBACK_LAG_WINDOW_SECONDS = env.int("HEALTH_CALLBACK_LAG_WINDOW_SECONDS", default=900)
+HEALTH_CALLBACK_LAG_ALARM_SECONDS = env.int("HEALTH_CALLBACK_LAG_ALARM_SECONDS", default=60)
+HEALTH_WECOM_ERROR_RATE_ALARM = env.float("HEALTH_WECOM_ERROR_RATE_ALARM", default=0.05)
+HEALTH_WECOM_ERROR_MIN_CALLS = env.int("HEALTH_WECOM_ERROR_MIN_CALLS", default=20)
+HEALTH_SYNC_STALE_HOURS = env.int("HEALTH_SYNC_STALE_HOURS", default=36)
 
 if SCRM_ENV == "production":
     problems = []

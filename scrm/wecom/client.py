@@ -23,6 +23,7 @@ from django.db import connection
 from wechatpy.enterprise import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from scrm.observability.wecom_stats import call_record
 from scrm.wecom.errors import (
     TOKEN_ERRCODES,
     WeComError,
@@ -104,7 +105,19 @@ class WeComClient(WeChatClient):
     def fetch_access_token(self) -> dict[str, Any]:
         return {"access_token": self.tokens.refresh(stale=self.tokens.cached())}
 
+    def _count(self, api: str, error: WeComError | None = None) -> None:
+        call_record(tenant_schema=self.credentials.tenant_schema, api=api, error=error)
+
     def _gettoken(self) -> tuple[str, int]:
+        try:
+            token = self._gettoken_call()
+        except WeComError as error:
+            self._count("gettoken", error)
+            raise
+        self._count("gettoken")
+        return token
+
+    def _gettoken_call(self) -> tuple[str, int]:
         # wechatpy's fetch_access_token hard-codes WeCom's host; ours follows the corp's base.
         api = "gettoken"
         try:
@@ -157,7 +170,7 @@ class WeComClient(WeChatClient):
             params["access_token"] = token
             call["params"] = params
             try:
-                return super()._request(method, url_or_endpoint, **call)
+                result = super()._request(method, url_or_endpoint, **call)
             except WeChatClientException as exc:
                 error = self._translate(api, exc)
             except requests.Timeout:
@@ -166,6 +179,10 @@ class WeComClient(WeChatClient):
                 error = WeComTransientError(
                     api=api, errmsg=f"connection failed ({type(exc).__name__})"
                 )
+            else:
+                self._count(api)
+                return result
+            self._count(api, error)
             if error.errcode in TOKEN_ERRCODES and not refreshed:
                 logger.info("WeCom %s: token rejected (%s), refreshing once", api, error.errcode)
                 self.tokens.refresh(stale=token)

@@ -73,6 +73,17 @@ def jssdk_scripts(api_base_url: str) -> list[str]:
     return [_origin(api_base_url) + "/client/jweixin.js"]
 
 
+def client_origins(api_base_url: str) -> list[str]:
+    """Origins of the pages that host the sidebar in a frame, beyond WeCom's own clients
+    (settings.SIDEBAR_FRAME_ANCESTORS): the WeCom sandbox's chat window for a corp on it."""
+    return [] if _is_wecom(api_base_url) else [_origin(api_base_url)]
+
+
+def script_origins(api_base_url: str) -> list[str]:
+    """Origins of the JS-SDK scripts the sidebar page loads."""
+    return sorted({_origin(src) for src in jssdk_scripts(api_base_url)})
+
+
 def _ticket(client: WeComClient, kind: str) -> str:
     """The corp's jsapi ticket or the app's agent ticket, from the cache while valid."""
     credentials = client.credentials

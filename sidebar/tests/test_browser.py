@@ -23,15 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from channels_qr.tests.test_browser import chromium_path
 from sidebar.models import FollowUp, Note, QuickReply, QuickReplyFolder
 from sidebar.tests.helpers import AMY_CUSTOMER, CORP_ID, setup_brand, wecom_tags
+from tests.browser import ARTIFACTS
 
-ARTIFACTS = Path(settings.BASE_DIR) / ".local" / "artifacts"
 PHONE = {"width": 390, "height": 844}
 FIRST_LOAD_LIMIT = 100 * 1024
 REPLY_TEXT = "您好，我是您的专属导购小艾，有需要随时找我～"
@@ -68,16 +66,9 @@ def shot(target: Any, name: str) -> Path:
 
 
 @pytest.mark.slow
-def test_a_guide_uses_the_sidebar_in_the_sandbox_chat_window(live_sidebar, wecom_sandbox, tenant_a):
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is a dev dependency: ./dev.sh test installs it"
-    )
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip(
-            "chromium is not installed: ./dev.sh test installs it (apt-get install chromium)"
-        )
-
+def test_a_guide_uses_the_sidebar_in_the_sandbox_chat_window(
+    live_sidebar, wecom_sandbox, tenant_a, chromium
+):
     # given a brand on the sandbox, amy holding a customer, tags and a quick reply
     brand = setup_brand(wecom_sandbox, tenant_a, trusted=["alpha.localhost"])
     control = brand.control
@@ -90,88 +81,80 @@ def test_a_guide_uses_the_sidebar_in_the_sandbox_chat_window(live_sidebar, wecom
     first_load: list[dict[str, Any]] = []
     errors: list[str] = []
     screenshots: list[Path] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=["--host-resolver-rules=MAP alpha.localhost 127.0.0.1", "--disable-gpu"],
-        )
-        try:
-            context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-            page = context.new_page()
-            # offline: the customer's WeCom avatar (wx.qlogo.cn) is not fetched
-            page.route("https://**/*", lambda route: route.abort())
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium() as browser:
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        # offline: the customer's WeCom avatar (wx.qlogo.cn) is not fetched
+        page.route("https://**/*", lambda route: route.abort())
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-            def finished(request: Any) -> None:
-                if request.frame != page.main_frame and not first_load_done:
-                    sizes = request.sizes()
-                    first_load.append(
-                        {
-                            "url": request.url,
-                            "bytes": sizes["responseHeadersSize"] + sizes["responseBodySize"],
-                        }
-                    )
+        def finished(request: Any) -> None:
+            if request.frame != page.main_frame and not first_load_done:
+                sizes = request.sizes()
+                first_load.append(
+                    {
+                        "url": request.url,
+                        "bytes": sizes["responseHeadersSize"] + sizes["responseBodySize"],
+                    }
+                )
 
-            first_load_done = False
-            page.on("requestfinished", finished)
+        first_load_done = False
+        page.on("requestfinished", finished)
 
-            # when amy opens the chat with the customer, the sidebar beside it
-            page.goto(chat, timeout=30_000)
-            page.add_style_tag(content=PHONE_CHAT_WINDOW)
-            sidebar = page.frame_locator("#sidebar")
-            ready = sidebar.locator("#app[data-ready='1']")
-            picker = sidebar.locator("a.member", has_text="(amy)")
-            picker.or_(ready).wait_for(timeout=30_000)
-            if picker.count():
-                # The browser withheld the sandbox's client cookie on the iframe's way to
-                # the authorize page, so the sandbox asks who is signed in; amy picks
-                # herself. WeCom's own webview has no iframe.
-                picker.click()
-            ready.wait_for(timeout=30_000)
-            first_load_done = True
-            screenshots.append(shot(page, "profile"))
+        # when amy opens the chat with the customer, the sidebar beside it
+        page.goto(chat, timeout=30_000)
+        page.add_style_tag(content=PHONE_CHAT_WINDOW)
+        sidebar = page.frame_locator("#sidebar")
+        ready = sidebar.locator("#app[data-ready='1']")
+        picker = sidebar.locator("a.member", has_text="(amy)")
+        picker.or_(ready).wait_for(timeout=30_000)
+        if picker.count():
+            # The browser withheld the sandbox's client cookie on the iframe's way to
+            # the authorize page, so the sandbox asks who is signed in; amy picks
+            # herself. WeCom's own webview has no iframe.
+            picker.click()
+        ready.wait_for(timeout=30_000)
+        first_load_done = True
+        screenshots.append(shot(page, "profile"))
 
-            # then the customer's card is shown
-            head = sidebar.locator("header.head h1")
-            assert head.inner_text() == "王小姐"
-            assert "13800000001" in sidebar.locator("dl.facts").inner_text()
+        # then the customer's card is shown
+        head = sidebar.locator("header.head h1")
+        assert head.inner_text() == "王小姐"
+        assert "13800000001" in sidebar.locator("dl.facts").inner_text()
 
-            # a tag: one tap adds it in WeCom, another removes it
-            chip = sidebar.locator(f"button.chip[data-tag-id='{gold}']")
-            chip.click()
-            sidebar.locator(f"button.chip[data-tag-id='{gold}'][aria-pressed='true']").wait_for()
-            assert wecom_tags(control, AMY_CUSTOMER) == [gold]
-            screenshots.append(shot(page, "tagged"))
-            sidebar.locator(f"button.chip[data-tag-id='{gold}']").click()
-            sidebar.locator(f"button.chip[data-tag-id='{gold}'][aria-pressed='false']").wait_for()
-            assert wecom_tags(control, AMY_CUSTOMER) == []
+        # a tag: one tap adds it in WeCom, another removes it
+        chip = sidebar.locator(f"button.chip[data-tag-id='{gold}']")
+        chip.click()
+        sidebar.locator(f"button.chip[data-tag-id='{gold}'][aria-pressed='true']").wait_for()
+        assert wecom_tags(control, AMY_CUSTOMER) == [gold]
+        screenshots.append(shot(page, "tagged"))
+        sidebar.locator(f"button.chip[data-tag-id='{gold}']").click()
+        sidebar.locator(f"button.chip[data-tag-id='{gold}'][aria-pressed='false']").wait_for()
+        assert wecom_tags(control, AMY_CUSTOMER) == []
 
-            # a note, and a follow-up added then completed
-            sidebar.locator("#tab-follow").click()
-            sidebar.locator("#note-text").fill("喜欢红色，周末来店试穿")
-            sidebar.locator("#note-add").click()
-            sidebar.locator("#notes li", has_text="喜欢红色，周末来店试穿").wait_for()
-            sidebar.locator("#follow-title").fill("新品到店提醒")
-            sidebar.locator("#follow-add").click()
-            open_item = sidebar.locator("li.follow-up", has_text="新品到店提醒")
-            open_item.locator("button.done").click()
-            sidebar.locator("li.follow-up.done", has_text="新品到店提醒").wait_for()
-            screenshots.append(shot(page, "follow-ups"))
+        # a note, and a follow-up added then completed
+        sidebar.locator("#tab-follow").click()
+        sidebar.locator("#note-text").fill("喜欢红色，周末来店试穿")
+        sidebar.locator("#note-add").click()
+        sidebar.locator("#notes li", has_text="喜欢红色，周末来店试穿").wait_for()
+        sidebar.locator("#follow-title").fill("新品到店提醒")
+        sidebar.locator("#follow-add").click()
+        open_item = sidebar.locator("li.follow-up", has_text="新品到店提醒")
+        open_item.locator("button.done").click()
+        sidebar.locator("li.follow-up.done", has_text="新品到店提醒").wait_for()
+        screenshots.append(shot(page, "follow-ups"))
 
-            # the timeline has what was just done
-            sidebar.locator("#tab-timeline").click()
-            sidebar.locator("#timeline li.note", has_text="喜欢红色").wait_for()
-            screenshots.append(shot(page, "timeline"))
+        # the timeline has what was just done
+        sidebar.locator("#tab-timeline").click()
+        sidebar.locator("#timeline li.note", has_text="喜欢红色").wait_for()
+        screenshots.append(shot(page, "timeline"))
 
-            # a quick reply goes into the chat through the JS-SDK
-            sidebar.locator("#tab-replies").click()
-            sidebar.locator(f"button.reply[data-id='{reply.pk}']").click()
-            sidebar.locator(f"button.reply.sent[data-id='{reply.pk}']").wait_for()
-            toast = sidebar.locator("#toast").inner_text()
-            screenshots.append(shot(page, "quick-reply-sent"))
-        finally:
-            browser.close()
+        # a quick reply goes into the chat through the JS-SDK
+        sidebar.locator("#tab-replies").click()
+        sidebar.locator(f"button.reply[data-id='{reply.pk}']").click()
+        sidebar.locator(f"button.reply.sent[data-id='{reply.pk}']").wait_for()
+        toast = sidebar.locator("#toast").inner_text()
+        screenshots.append(shot(page, "quick-reply-sent"))
 
     assert errors == []
     with schema_context("alpha"):

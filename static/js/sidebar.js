@@ -265,6 +265,16 @@
         .concat((d.removed || []).map(function (id) { return "−" + (tagNames[id] || id); }));
       return parts.join(" ") + by;
     }
+    if (event.kind === "order" || event.kind === "order_refunded") {
+      return ["¥" + d.amount, d.items, d.store, "#" + d.order_id].filter(Boolean).join(" · ");
+    }
+    if (event.kind === "custom") {
+      var props = d.properties || {};
+      return [d.type].concat(Object.keys(props).slice(0, 4).map(function (k) {
+        var value = typeof props[k] === "object" ? JSON.stringify(props[k]) : String(props[k]);
+        return k + ": " + value.slice(0, 80);
+      })).join(" · ");
+    }
     if (d.note) return d.note + by;
     if (d.follow_up) return L.follow_up_kind + ": " + d.follow_up + " (" + L.due + " " + d.due + ")" + by;
     if (d.follow_up_done) return L.follow_up_done_kind + ": " + d.follow_up_done + by;

@@ -12,6 +12,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.api.filters import MAX_ID
+from contacts.api.serializers import sees_phones
+from contacts.phones import phone_normalise
+from contacts.privacy import mask_phone
 from tagging.bulk import MAX_TAGS
 from tagging.models import AutoTagRule, BulkTagJob, BulkTagRow, Segment
 
@@ -301,11 +304,21 @@ class BulkTagRowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
         extra_kwargs = {
             "line": {"help_text": "The CSV line (0 for segment and rule jobs)."},
-            "value": {"help_text": "The CSV cell as given."},
+            "value": {
+                "help_text": "The CSV cell as given; a phone number masked (138****5678) "
+                "unless the key may read phone numbers."
+            },
             "status": {"help_text": "pending, done, unchanged, failed or invalid."},
             "errcode": {"help_text": "WeCom's errcode when WeCom refused the row."},
             "error": {"help_text": "Why the row failed or is invalid."},
         }
+
+    def to_representation(self, instance: BulkTagRow) -> dict[str, Any]:
+        shaped: dict[str, Any] = super().to_representation(instance)
+        value = shaped.get("value") or ""
+        if phone_normalise(value) and not sees_phones(self.context):
+            shaped["value"] = mask_phone(value)
+        return shaped
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_external_userid(self, row: BulkTagRow) -> str | None:

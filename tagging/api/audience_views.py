@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
+    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -24,7 +25,7 @@ from rest_framework.response import Response
 
 from accounts.models import APIKey
 from contacts.api.filters import params_of, parse_id
-from contacts.api.serializers import CustomerSerializer
+from contacts.api.serializers import CustomerSerializer, ErrorSerializer
 from contacts.api.views import (
     DETAIL_ERRORS,
     ID_PARAMETER,
@@ -195,12 +196,27 @@ class SegmentViewSet(ContactsViewSet):
         description="Evaluated now, keyset-paginated like `/customers/`, each customer with "
         "every guide relation.",
         parameters=[ID_PARAMETER],
-        responses={200: CustomerSerializer(many=True), **DETAIL_ERRORS},
+        responses={
+            200: CustomerSerializer(many=True),
+            **DETAIL_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The saved definition no longer holds: edit it."
+            ),
+        },
     )
     @action(detail=True, methods=["get"], serializer_class=CustomerSerializer)
     def customers(self, request: Request, pk: str | None = None) -> Response:
         segment = self._segment(pk)
-        return self.paginated(customer_list(CustomerFilters(segment_id=segment.pk)))
+        try:
+            return self.paginated(customer_list(CustomerFilters(segment_id=segment.pk)))
+        except SegmentError as exc:
+            return Response(
+                {
+                    "detail": _("This segment's definition no longer holds (%(reason)s): edit it.")
+                    % {"reason": exc}
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
 
     def _segment(self, pk: str | None) -> Segment:
         try:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scrm.api.schema import Envelope
 from tagging.models import NAME_MAX, Tag, TagGroup
 
 TAGS_PER_REQUEST = 100
@@ -55,7 +56,7 @@ class TagGroupSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TagGroupListSerializer(serializers.Serializer):
+class TagGroupListSerializer(Envelope):
     results = TagGroupSerializer(many=True, help_text="Every group, in WeCom's order.")
 
 

@@ -2,7 +2,8 @@
 
 Every write goes to WeCom first through tagging.services and is recorded with source `api`
 and the API key as actor. Errors: 400 when the service refuses the input (nothing sent),
-404 for an unknown id, 502 when WeCom refuses or cannot be reached (nothing saved).
+404 for an unknown id, 409 when the brand is not connected to WeCom, 502 when WeCom
+refuses or cannot be reached (nothing saved).
 """
 
 from typing import Any
@@ -11,7 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -26,9 +26,12 @@ from contacts.api.filters import params_of, parse_id
 from contacts.api.views import (
     BAD_REQUEST,
     FORBIDDEN,
+    NOT_CONNECTED,
     NOT_FOUND,
     UNAUTHORIZED,
     WECOM_REFUSED,
+    field_errors_response,
+    not_connected,
     wecom_refusal,
 )
 from contacts.selectors import relation_list
@@ -71,12 +74,8 @@ TAG_ID = OpenApiParameter(
 RELATION_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Our id of the relation."
 )
-INPUT_REFUSED = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        "example": {"non_field_errors": ["already in this group: 金卡"]},
-    },
+INPUT_REFUSED = field_errors_response(
+    example={"non_field_errors": ["already in this group: 金卡"]},
     description="A bad field (named), or an edit WeCom would refuse (`non_field_errors`, "
     "e.g. a name already taken, an unknown tag id); nothing was sent to WeCom.",
 )
@@ -85,20 +84,9 @@ WRITE_ERRORS: dict[int, Any] = {
     401: UNAUTHORIZED,
     403: FORBIDDEN,
     404: NOT_FOUND,
+    409: NOT_CONNECTED,
     502: WECOM_REFUSED,
 }
-
-
-def _not_connected() -> Response:
-    return Response(
-        {
-            "detail": _("This brand is not connected to WeCom; nothing was saved."),
-            "errcode": None,
-            "meaning": "",
-            "retryable": False,
-        },
-        status=status.HTTP_502_BAD_GATEWAY,
-    )
 
 
 def _refused_input(exc: TagInputError) -> ValidationError:
@@ -222,7 +210,7 @@ def _add(
     except TagInputError as exc:
         raise _refused_input(exc) from None
     except WeComNotConnected:
-        return _not_connected()
+        return not_connected()
     except WeComError as exc:
         return wecom_refusal(exc)
     group = tag_group_get(group_id=added[0].group.group_id)
@@ -236,7 +224,7 @@ def _rename(request: Request, item: Tag | TagGroup, name: str) -> Response | Non
     except TagInputError as exc:
         raise _refused_input(exc) from None
     except WeComNotConnected:
-        return _not_connected()
+        return not_connected()
     except WeComError as exc:
         return wecom_refusal(exc)
     return None
@@ -248,7 +236,7 @@ def _delete(request: Request, item: Tag | TagGroup) -> Response:
     except TagInputError as exc:
         raise _refused_input(exc) from None
     except WeComNotConnected:
-        return _not_connected()
+        return not_connected()
     except WeComError as exc:
         return wecom_refusal(exc)
     return Response(status=status.HTTP_204_NO_CONTENT)
@@ -322,7 +310,7 @@ class RelationTagsView(APIView):
         except TagInputError as exc:
             raise _refused_input(exc) from None
         except WeComNotConnected:
-            return _not_connected()
+            return not_connected()
         except WeComError as exc:
             return wecom_refusal(exc)
         known = tags_by_ids(tag_ids)

@@ -497,7 +497,7 @@ def test_a_job_from_a_csv_upload_lists_invalid_rows_with_reasons(corp, client_a,
     invalid = client_a.get(rows_url, {"status": "invalid"}, **write_key).json()["results"]
     assert [(r["line"], r["value"], r["error"]) for r in invalid] == [
         (3, "hello", "neither an external_userid (wm…/wo…) nor a phone number"),
-        (4, "13800000002", "same as line 2"),
+        (4, "138****0002", "same as line 2"),  # the key may not read phone numbers
     ]
     every = client_a.get(rows_url, {"page_size": 3}, **write_key).json()
     assert [r["line"] for r in every["results"]] == [2, 3, 4]

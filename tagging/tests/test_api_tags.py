@@ -288,10 +288,11 @@ def test_a_wecom_refusal_answers_502_with_errcode_and_saves_nothing(client_a, wr
         assert not TagChange.objects.filter(kind="renamed").exists()
 
 
-def test_without_a_wecom_connection_edits_answer_502(client_a, write_key):
+def test_without_a_wecom_connection_edits_answer_409(client_a, write_key):
     response = post(client_a, "/api/v1/tag-groups/", {"name": "会员", "tags": ["金卡"]}, write_key)
 
-    assert response.status_code == 502
+    assert response.status_code == 409
+    assert "尚未连接企业微信" in response.json()["detail"]
     assert response.json()["errcode"] is None
     with schema_context("alpha"):
         assert not TagGroup.objects.exists()

@@ -168,6 +168,7 @@ def test_csv_rows_by_id_and_phone_with_invalid_rows_listed(corp):
                 "13700000000,unknown phone",  # line 7
                 ",",  # blank: skipped
                 "wmBULK0002",  # line 9
+                "+86 139 0000 0003",  # line 10: noted as 13900000003 -> amy
             ]
         ).encode("gb18030")
         job = bulk_job_from_csv(
@@ -186,10 +187,11 @@ def test_csv_rows_by_id_and_phone_with_invalid_rows_listed(corp):
             (7, "invalid", "no guide noted this phone number"),
         }
         done = BulkTagRow.objects.filter(job=job, status="done")
-        assert sorted(done.values_list("line", flat=True)) == [2, 3, 3, 9]
+        assert sorted(done.values_list("line", flat=True)) == [2, 3, 3, 9, 10]
         assert wecom_tags(corp, "wmBULK0000") == {"amy": [vip.tag_id], "bob": [vip.tag_id]}
         assert wecom_tags(corp, "wmBULK0002") == {"amy": [vip.tag_id]}
-        assert wecom_tags(corp, "wmBULK0003") == {"amy": []}
+        assert wecom_tags(corp, "wmBULK0003") == {"amy": [vip.tag_id]}  # other spelling
+        assert wecom_tags(corp, "wmBULK0005") == {"amy": []}
 
 
 @pytest.mark.parametrize(

@@ -457,8 +457,8 @@ def test_customer_page_with_tag_pickers_keeps_a_constant_query_count(
             RelationFactory(customer=customer, wecom_tag_ids=[tags[0].tag_id, "etUNKNOWN"])
 
     # routing and session (5) + the customer, its relations, the timeline, the catalogue,
-    # its transfers, its notes and follow-ups
-    with django_assert_num_queries(12):
+    # its transfers, its notes and follow-ups, its lifecycle stage
+    with django_assert_num_queries(13):
         response = client_a.get(f"/customers/{customer.pk}/")
 
     body = body_of(response)

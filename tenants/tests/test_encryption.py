@@ -42,3 +42,50 @@ def test_lost_key_is_a_clear_configuration_error(settings):
 )
 def test_mask(secret, shown):
     assert encryption.mask(secret) == shown
+
+
+def test_rotating_the_key_lets_the_old_key_retire(db, settings, tenant_a):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+    from django_tenants.utils import schema_context
+
+    from tenants.models import WeComApp, WeComCorp
+
+    with schema_context("public"):
+        corp = WeComCorp.objects.create(tenant=tenant_a, corp_id="wwrotate0001")
+        WeComApp.objects.create(
+            corp=corp,
+            kind="customer_contact",
+            agent_id=1000002,
+            secret="corp-secret-before-rotation",
+            callback_token="token-before",
+            encoding_aes_key="R" * 43,
+        )
+    old_key = settings.SCRM_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+
+    # 1. the new key first, the old one kept: nothing breaks, the check says what is left
+    settings.SCRM_ENCRYPTION_KEYS = [new_key, old_key]
+    encryption._fernet.cache_clear()
+    with pytest.raises(CommandError, match="3 values still need an old key"):
+        call_command("encryption_rotate", "--check", stdout=StringIO())
+
+    # 2. rotate: every value re-encrypted with the new key
+    out = StringIO()
+    call_command("encryption_rotate", stdout=out)
+    assert "3 of 3 encrypted values re-encrypted" in out.getvalue()
+    call_command("encryption_rotate", "--check", stdout=StringIO())
+
+    # 3. the old key retired: the corp's credentials still decrypt
+    settings.SCRM_ENCRYPTION_KEYS = [new_key]
+    encryption._fernet.cache_clear()
+    with schema_context("public"):
+        app = WeComApp.objects.get(corp=corp)
+    assert app.secret == "corp-secret-before-rotation"
+    assert app.callback_token == "token-before"
+    assert app.encoding_aes_key == "R" * 43
+    # and rotating again changes nothing
+    again = StringIO()
+    call_command("encryption_rotate", stdout=again)
+    assert "0 of 3" in again.getvalue()

@@ -6,6 +6,8 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from wecom_sandbox.testing import SandboxControlError
+
 
 def test_errcode_fault_for_the_next_calls(client, control):
     control.set_faults(
@@ -87,3 +89,70 @@ def test_error_rate_is_a_rate(sandbox, client, control, corp, secret):
     ]
     assert 40 < codes.count(-1) < 160
     assert set(codes) == {0, -1}
+
+
+def test_a_mix_of_errcodes_and_5xx_statuses_with_counts(sandbox, control, corp, secret):
+    token = requests.get(
+        sandbox.api_base_url + "gettoken",
+        params={"corpid": corp["corp_id"], "corpsecret": secret},
+        timeout=5,
+    ).json()["access_token"]
+    control.set_faults(
+        {
+            "department/list": {
+                "error_rate": 0.5,
+                "errcodes": [-1, 45009],
+                "http_error_rate": 0.2,
+                "http_statuses": [500, 502],
+            }
+        }
+    )
+    session = requests.Session()
+    answers = []
+    for _ in range(300):
+        response = session.get(
+            sandbox.api_base_url + "department/list", params={"access_token": token}, timeout=5
+        )
+        answers.append(
+            response.status_code if response.status_code != 200 else response.json()["errcode"]
+        )
+    # every kind of the mix shows up, and nothing else
+    assert set(answers) == {0, -1, 45009, 500, 502}
+    injected = control.get_faults()["injected"]
+    assert injected["calls"] == 300
+    for kind, answer in (("errcode -1", -1), ("errcode 45009", 45009), ("http 500", 500)):
+        assert injected[kind] == answers.count(answer)
+    assert injected["http 502"] == answers.count(502)
+    # setting the faults again starts the counts from zero
+    control.set_faults({})
+    assert control.get_faults()["injected"] == {}
+
+
+def test_latency_spikes_hit_a_share_of_calls(sandbox, control, corp, secret):
+    token = requests.get(
+        sandbox.api_base_url + "gettoken",
+        params={"corpid": corp["corp_id"], "corpsecret": secret},
+        timeout=5,
+    ).json()["access_token"]
+    control.set_faults({"department/list": {"latency_ms": 100, "latency_rate": 0.2}})
+    session = requests.Session()
+    slow = 0
+    for _ in range(60):
+        started = time.monotonic()
+        session.get(
+            sandbox.api_base_url + "department/list", params={"access_token": token}, timeout=5
+        )
+        slow += time.monotonic() - started >= 0.1
+    spikes = control.get_faults()["injected"]["latency"]
+    assert slow == spikes
+    assert 2 <= spikes <= 30
+
+
+def test_rates_and_statuses_are_checked(control):
+    for bad in (
+        {"latency_rate": 1.5},
+        {"http_error_rate": 0.1, "http_statuses": [503, 404]},
+    ):
+        with pytest.raises(SandboxControlError) as raised:
+            control.set_faults({"*": bad})
+        assert raised.value.status == 400

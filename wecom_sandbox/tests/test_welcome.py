@@ -82,3 +82,30 @@ def test_no_welcome_code_when_the_member_has_a_console_message(control, corp, wa
     event = control.wait_for_callbacks(corp["corp_id"], 1, change_type="add_external_contact")
     assert "WelcomeCode" not in event[0]["event"]
     assert event[0]["event"]["State"] == "parcel-card"
+
+
+def test_receipts_in_bulk_list_every_welcome_a_customer_received(client, control, corp, way):
+    corp_id = corp["corp_id"]
+    other_way = client.external_contact.add_contact_way(
+        type=1, scene=2, state="poster", user=["guide00003"]
+    )
+    once = control.scan(corp_id, way["config_id"])
+    twice = control.scan(corp_id, way["config_id"])
+    unwelcomed = control.scan(corp_id, way["config_id"])
+    # the second customer also adds another guide: a second add, a second welcome
+    again = control.scan(corp_id, other_way["config_id"], external_userid=twice["external_userid"])
+    for scan in (once, twice, again):
+        client.external_contact.send_welcome_msg(
+            {"welcome_code": scan["welcome_code"], "text": {"content": "欢迎"}}
+        )
+
+    welcomes = control.all_receipts(corp_id, "welcome")
+
+    assert [entry[0] for entry in welcomes[once["external_userid"]]] == ["guide00002"]
+    assert [entry[0] for entry in welcomes[twice["external_userid"]]] == [
+        "guide00002",
+        "guide00003",
+    ]
+    assert unwelcomed["external_userid"] not in welcomes
+    assert control.all_receipts(corp_id, "group_msg") == {}
+    assert control.receipts(corp_id, "welcome", offset=0, limit=1)["more"] is True

@@ -4,7 +4,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+import redis
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -22,6 +23,22 @@ MAX_ATTEMPTS = 6
 
 class HandlerRetry(Exception):
     """Raised by a handler for a transient failure of its own (not a WeComError)."""
+
+
+# Our own services going away for a moment (a Redis or PostgreSQL restart, a dropped
+# connection): the handler is retried, never recorded as failed.
+INFRASTRUCTURE_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OperationalError,
+    InterfaceError,
+)
+
+
+def is_transient(exc: Exception) -> bool:
+    if isinstance(exc, (HandlerRetry, *INFRASTRUCTURE_ERRORS)):
+        return True
+    return isinstance(exc, WeComError) and exc.transient
 
 
 def callback_event_store(
@@ -100,9 +117,7 @@ def callback_event_process(*, event_id: int, urgent_only: bool = False) -> str:
         try:
             handler.func(event)
         except Exception as exc:
-            transient = isinstance(exc, HandlerRetry) or (
-                isinstance(exc, WeComError) and exc.transient
-            )
+            transient = is_transient(exc)
             give_up = event.attempts >= MAX_ATTEMPTS
             status = (
                 CallbackEvent.Status.RETRYING

@@ -5,7 +5,8 @@ import time
 import uuid
 
 import pytest
-from django.db import connection
+import redis
+from django.db import OperationalError, connection
 from django.test import Client
 from django_tenants.utils import schema_context
 from wechatpy.enterprise.crypto import WeChatCrypto
@@ -266,3 +267,38 @@ def test_two_workers_racing_on_one_event_process_it_once(committed_db, tenant_a)
     assert sorted(results) == ["done", "skipped"]
     with schema_context("alpha"):
         assert AuditLogEntry.objects.filter(target_label=f"event {event.pk}").count() == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.exceptions.ConnectionError("Error while reading: Connection reset by peer"),
+        OperationalError("server closed the connection unexpectedly"),
+    ],
+)
+def test_a_handler_failing_on_our_own_services_is_retried_not_failed(alpha_app, error):
+    """Found by the soak run: a Redis restart made a handler fail for good."""
+
+    @registry.callback_handler(event="change_external_contact", name="test.flaky")
+    def flaky(event):
+        raise error
+
+    try:
+        with schema_context("alpha"):
+            event = callback_event_store(
+                app_kind="customer_contact",
+                fields={
+                    "Event": "change_external_contact",
+                    "ChangeType": "soak_probe",
+                    "CreateTime": "7",
+                },
+                raw_xml="<xml/>",
+                tenant_schema="alpha",
+            )
+            status = callback_event_process(event_id=event.pk)
+            event.refresh_from_db()
+    finally:
+        registry.unregister("test.flaky")
+
+    assert status == CallbackEvent.Status.RETRYING
+    assert event.status == CallbackEvent.Status.RETRYING
