@@ -24,10 +24,19 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import get_public_schema_name, schema_context
+from hypothesis import settings as hypothesis_settings
 
 from scrm.tenant_tasks import QUEUES
 
 pytest_plugins = ["tests.browser"]  # the `chromium` fixture
+
+# Property tests replay the same examples on every run: a commit that passed once passes
+# again, and a fault once found stays found. bench/api_fuzz.py (SCRM_FUZZ_RANDOM=1) and
+# SCRM_HYPOTHESIS_RANDOM=1 draw new examples to explore.
+hypothesis_settings.register_profile(
+    "suite", derandomize=os.environ.get("SCRM_HYPOTHESIS_RANDOM") != "1", database=None
+)
+hypothesis_settings.load_profile("suite")
 
 ROOT = Path(__file__).resolve().parent
 TEST_TENANTS = {"alpha": "Alpha 品牌", "beta": "Beta 品牌"}

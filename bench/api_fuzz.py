@@ -6,7 +6,8 @@
 
 Runs `tests/test_api_fuzz.py` in a pytest session of its own (its own test database and
 Redis databases: SCRM_TEST_SLOT, by default the one after the caller's), with the sizes
-given through SCRM_FUZZ_EXAMPLES, SCRM_FUZZ_SCENARIOS and SCRM_FUZZ_STEPS. Every request
+given through SCRM_FUZZ_EXAMPLES, SCRM_FUZZ_SCENARIOS and SCRM_FUZZ_STEPS; a full run draws
+new examples each time (SCRM_FUZZ_RANDOM=1), the test suite replays fixed ones. Every request
 is checked there (no 5xx; status, content type and body as the schema documents; every 4xx
 a JSON body saying what was wrong). This prints how many requests were made, their
 statuses and the time taken, and exits non-zero when any check failed.
@@ -28,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / ".local" / "bench-api-fuzz.log"  # pytest's output of the last run
 
 
-def run(examples: int, scenarios: int, steps: int, slot: int) -> tuple[int, list[dict], float]:
+def run(
+    examples: int, scenarios: int, steps: int, slot: int, smoke: bool
+) -> tuple[int, list[dict], float]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.jsonl"
         env = {
@@ -38,6 +41,7 @@ def run(examples: int, scenarios: int, steps: int, slot: int) -> tuple[int, list
             "SCRM_FUZZ_SCENARIOS": str(scenarios),
             "SCRM_FUZZ_STEPS": str(steps),
             "SCRM_FUZZ_REPORT": str(report),
+            "SCRM_FUZZ_RANDOM": "0" if smoke else "1",  # new examples on every full run
         }
         env.pop("PYTEST_ADDOPTS", None)
         started = time.perf_counter()
@@ -91,7 +95,9 @@ def main() -> int:
     if args.smoke:
         args.examples, args.scenarios, args.steps = 2, 5, 3
 
-    exit_code, rows, seconds = run(args.examples, args.scenarios, args.steps, args.slot)
+    exit_code, rows, seconds = run(
+        args.examples, args.scenarios, args.steps, args.slot, smoke=args.smoke
+    )
     stateless = [row for row in rows if not row["test"].startswith("stateful")]
     stateful = [row for row in rows if row["test"].startswith("stateful")]
 

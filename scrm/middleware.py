@@ -1,8 +1,9 @@
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 
 class CookieLanguageMiddleware:
@@ -26,3 +27,25 @@ class CookieLanguageMiddleware:
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
         return response
+
+
+class RefuseNulQueryMiddleware:
+    """400 for a query string holding a NUL character, before any view reads it.
+
+    PostgreSQL text cannot hold NUL, so such a value would fail deep inside a query; no
+    real parameter ever carries one. Forms and serializers already refuse NUL in bodies.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            message = _("Request parameters may not contain NUL characters.")
+            if "/api/" in request.path:
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

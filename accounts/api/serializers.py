@@ -4,6 +4,15 @@ from accounts.audit import audit_action_label
 from accounts.models import APIKey, AuditLogEntry
 
 
+class AuditLogListParams(serializers.Serializer):
+    action = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="Only entries of this action code (e.g. `handover.started`).",
+    )
+
+
 class AuditLogEntrySerializer(serializers.ModelSerializer):
     action_label = serializers.SerializerMethodField()
 

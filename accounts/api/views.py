@@ -1,7 +1,6 @@
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -16,10 +15,12 @@ from accounts.api.serializers import (
     APIKeyRotatedSerializer,
     APIKeySerializer,
     AuditLogEntrySerializer,
+    AuditLogListParams,
 )
 from accounts.models import APIKey, AuditLogEntry
 from accounts.selectors import api_key_list, audit_log_list
 from accounts.services import APIKeyRotationRefused, api_key_rotate
+from contacts.api.filters import params_of
 from contacts.api.serializers import ErrorSerializer
 from contacts.api.views import ID_PARAMETER, NOT_FOUND, UNAUTHORIZED
 
@@ -34,7 +35,7 @@ class IsAPIKey(BasePermission):
 @extend_schema_view(
     list=extend_schema(
         summary="List audit log entries (newest first)",
-        parameters=[OpenApiParameter("action", str, description="Only this action code")],
+        parameters=[AuditLogListParams],
     ),
     retrieve=extend_schema(summary="One audit log entry"),
 )
@@ -42,7 +43,10 @@ class AuditLogEntryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditLogEntrySerializer
 
     def get_queryset(self) -> QuerySet[AuditLogEntry]:
-        return audit_log_list(action=self.request.query_params.get("action", ""))
+        if self.action != "list":
+            return audit_log_list()
+        params = params_of(AuditLogListParams, self.request.query_params)
+        return audit_log_list(action=params.get("action", ""))
 
 
 @extend_schema_view(

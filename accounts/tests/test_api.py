@@ -133,3 +133,16 @@ def test_each_api_key_has_its_own_rate_limit(db, client_a, client_b, settings):
     # another key of the same tenant, and the same id in another tenant, are not limited
     assert client_a.get("/api/v1/audit-log/", **bearer(other_raw)).status_code == 200
     assert client_b.get("/api/v1/audit-log/", **bearer(beta_raw)).status_code == 200
+
+
+def test_audit_log_filter_refuses_a_bad_action_clearly(db, client_a):
+    with schema_context("alpha"):
+        _, raw_key = make_api_key()
+
+    nul = client_a.get("/api/v1/audit-log/?action=%00x", **bearer(raw_key))
+    long = client_a.get("/api/v1/audit-log/?action=" + "a" * 65, **bearer(raw_key))
+
+    assert nul.status_code == 400
+    assert "action" in nul.json()
+    assert long.status_code == 400
+    assert "action" in long.json()
