@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,6 +37,7 @@ from contacts.api.views import (
 )
 from contacts.selectors import CustomerFilters, customer_list
 from scrm.api.pagination import IdCursorPagination
+from scrm.api.parsers import NulRefusingJSONParser
 from tagging.api.audience_serializers import (
     BulkTagJobCreateSerializer,
     BulkTagJobSerializer,
@@ -397,7 +398,7 @@ class RowPagination(IdCursorPagination):
 class BulkTagJobViewSet(ContactsViewSet):
     serializer_class = BulkTagJobSerializer
     http_method_names = ["get", "post", "head", "options"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [NulRefusingJSONParser, MultiPartParser, FormParser]
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(bulk_job_list())
