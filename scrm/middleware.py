@@ -33,7 +33,8 @@ class RefuseNulQueryMiddleware:
     """400 for a query string holding a NUL character, before any view reads it.
 
     PostgreSQL text cannot hold NUL, so such a value would fail deep inside a query; no
-    real parameter ever carries one. Forms, serializers and the API's JSON parser refuse NUL in bodies.
+    real parameter ever carries one. Forms, serializers, the API's JSON parser and the
+    sidebar's endpoints refuse NUL in bodies.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

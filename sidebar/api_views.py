@@ -12,7 +12,9 @@ come masked (138****5678), the rule of the console and the API (docs/privacy.md)
 """
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts.api.serializers import mask_phones_in
 from contacts.models import CustomerEvent, Guide, Relation
 from contacts.privacy import mask_phone
+from scrm.api.parsers import holds_nul
 from scrm.wecom.client import WeComNotConnected, wecom_client
 from scrm.wecom.errors import WeComError
 from scrm.wecom.jssdk import jssdk_config
@@ -72,6 +75,20 @@ def _payload(request: HttpRequest) -> dict[str, Any]:
             return {}
         return data if isinstance(data, dict) else {}
     return request.POST.dict()
+
+
+def _refuses_nul(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """400 for a body holding a NUL character anywhere, which PostgreSQL cannot store."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        if request.method == "POST" and (
+            holds_nul(_payload(request)) or holds_nul(dict(request.POST.lists()))
+        ):
+            return _error(_("the request may not contain NUL characters"), 400)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _access(request: HttpRequest, external_userid: str) -> CustomerAccess | JsonResponse:
@@ -237,6 +254,7 @@ def timeline(request: HttpRequest, external_userid: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 @guide_required
+@_refuses_nul
 def tags(request: HttpRequest, external_userid: str) -> JsonResponse:
     """Mark or unmark tags on the guide's own relation with the customer, WeCom first."""
     guide = _guide(request)
@@ -266,6 +284,7 @@ def tags(request: HttpRequest, external_userid: str) -> JsonResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @guide_required
+@_refuses_nul
 def notes(request: HttpRequest, external_userid: str) -> JsonResponse:
     guide = _guide(request)
     access = _access(request, external_userid)
@@ -290,6 +309,7 @@ def notes(request: HttpRequest, external_userid: str) -> JsonResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @guide_required
+@_refuses_nul
 def follow_ups(request: HttpRequest, external_userid: str) -> JsonResponse:
     guide = _guide(request)
     access = _access(request, external_userid)

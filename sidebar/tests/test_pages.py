@@ -422,3 +422,21 @@ def test_a_quick_reply_becomes_the_arguments_of_send_chat_message(brand, client_
         asset.refresh_from_db()
         assert sent_image["image"]["mediaid"] == asset.media_id != ""
     assert post(client_a, "/sidebar/api/quick-replies/999999/message/", {}, amy).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("part", "body"),
+    [
+        ("notes/", {"text": "生日\u0000"}),
+        ("follow-ups/", {"title": "回\u0000访", "due": "2999-01-01"}),
+        ("tags/", {"add": ["et\u0000"], "remove": []}),
+    ],
+)
+def test_a_nul_character_in_a_body_is_refused_and_nothing_saved(brand, client_a, amy, part, body):
+    refused = post(client_a, url(AMY_CUSTOMER, part), body, amy)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "the request may not contain NUL characters"
+    with schema_context("alpha"):
+        assert not Note.objects.exists()
+        assert not FollowUp.objects.exists()
