@@ -28,7 +28,7 @@ from hypothesis import settings as hypothesis_settings
 
 from scrm.tenant_tasks import QUEUES
 
-pytest_plugins = ["tests.browser"]  # the `chromium` fixture
+pytest_plugins = ["tests.browser", "tests.sweep"]  # `chromium`; `twins`
 
 # Property tests replay the same examples on every run: a commit that passed once passes
 # again, and a fault once found stays found. bench/api_fuzz.py (SCRM_FUZZ_RANDOM=1) and

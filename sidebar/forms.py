@@ -10,6 +10,7 @@ from scrm.wecom.models import MediaAsset
 from sidebar.models import QuickReply, QuickReplyFolder, SidebarSettings
 
 IMAGE_TYPES = ("image/jpeg", "image/png")
+ORDER_MAX = 9999  # folders and replies are ordered by small numbers
 
 
 class FolderForm(forms.Form):
@@ -17,6 +18,7 @@ class FolderForm(forms.Form):
     order = forms.IntegerField(
         label=_("Order"),
         min_value=0,
+        max_value=ORDER_MAX,
         initial=0,
         required=False,
         help_text=_("Smaller first."),
@@ -56,7 +58,12 @@ class QuickReplyForm(forms.Form):
     url = forms.CharField(label=_("Link address"), max_length=1000, required=False)
     description = forms.CharField(label=_("Link description"), max_length=200, required=False)
     order = forms.IntegerField(
-        label=_("Order"), min_value=0, initial=0, required=False, help_text=_("Smaller first.")
+        label=_("Order"),
+        min_value=0,
+        max_value=ORDER_MAX,
+        initial=0,
+        required=False,
+        help_text=_("Smaller first."),
     )
 
     def clean_upload(self) -> Any:

@@ -402,7 +402,11 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*CAN_WRITE)
 def segment_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     segment = _or_404(segment_get, segment_id=pk)
-    count = segment_refresh_count(segment)
+    try:
+        count = segment_refresh_count(segment)
+    except SegmentError as exc:  # saved before a rule it breaks existed: edit it
+        messages.error(request, _("Not counted: %(error)s") % {"error": exc})
+        return redirect("audience:segment", pk=segment.pk)
     messages.success(request, _("Counted again: %(count)s customers.") % {"count": count})
     return redirect("audience:segment", pk=segment.pk)
 

@@ -204,3 +204,19 @@ def test_the_customer_page_shows_notes_and_follow_ups(operator, client_a):
     assert "喜欢红色<br>周末来店" in page
     assert "新品到店提醒" in page
     assert "导购bob (bob)" in page  # who completed the done one
+
+
+def test_an_order_past_the_largest_is_refused_not_a_server_error(operator, client_a, folder):
+    folder_answer = client_a.post(LIBRARY, {"name": "活动", "order": 10**22})
+    reply_answer = client_a.post(
+        "/sidebar/manage/quick-replies/new/",
+        {"folder": folder.pk, "kind": "text", "title": "问候", "text": "您好", "order": 10**22},
+    )
+
+    assert folder_answer.status_code == 200  # the form again, with the error
+    assert "9999" in folder_answer.content.decode()
+    assert reply_answer.status_code == 200
+    assert "9999" in reply_answer.content.decode()
+    with schema_context("alpha"):
+        assert not QuickReply.objects.exists()
+        assert not QuickReplyFolder.objects.filter(name="活动").exists()

@@ -751,3 +751,18 @@ def test_the_navigation_lists_the_new_pages(db, client_a):
     assert '<a href="/segments/" class="active" aria-current="page">Segments</a>' in body
     assert '<a href="/tags/rules/">Auto-tag rules</a>' in body
     assert '<a href="/tags/bulk/">Bulk tagging</a>' in body
+
+
+def test_refreshing_a_segment_whose_saved_conditions_no_longer_hold_says_why(people, client_a):
+    login(client_a, "admin")
+    in_english(client_a)
+    with schema_context("alpha"):
+        segment = Segment.objects.create(name="旧", definition={"op": "xor", "rules": []})
+
+    answer = client_a.post(f"/segments/{segment.pk}/refresh/", follow=True)
+
+    assert answer.status_code == 200
+    assert "Not counted:" in unescape(answer.content.decode())
+    with schema_context("alpha"):
+        segment.refresh_from_db()
+        assert segment.last_counted_at is None
