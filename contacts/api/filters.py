@@ -18,6 +18,7 @@ MAX_ID = 2**63 - 1
 MAX_TAG_FILTERS = 100
 # Matches no row: ids start at 1.
 NO_ROW = 0
+GIVE_ONCE = _("Given more than once: give this parameter once.")
 
 
 def parse_id(value: Any, *, name: str = "id") -> int:
@@ -167,8 +168,20 @@ class SyncRunListParams(serializers.Serializer):
 
 
 def params_of(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """The validated query parameters, or 400 with a message per bad parameter."""
+    """The validated query parameters, or 400 with a message per bad parameter.
+
+    A parameter that takes one value given more than once (`?store=1&store=2`) is a 400, not
+    silently its last value; list parameters (`?tag=a&tag=b`) take them all."""
     params = serializer_class(data=data)
+    if hasattr(data, "getlist"):
+        repeated = {
+            name: [GIVE_ONCE]
+            for name, field in params.fields.items()
+            if len(data.getlist(name)) > 1
+            and not isinstance(field, serializers.ListField | serializers.MultipleChoiceField)
+        }
+        if repeated:
+            raise ValidationError(repeated)
     params.is_valid(raise_exception=True)
     return dict(params.validated_data)
 

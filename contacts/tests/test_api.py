@@ -453,6 +453,12 @@ def test_group_chats_list_and_detail_with_members(client_a, read_key):
         ("/api/v1/group-chats/x/", "id"),
         ("/api/v1/stores/?cursor=AAAA", "cursor"),
         ("/api/v1/contacts/sync/?limit=1000", "limit"),
+        # one value asked for, several given: not silently the last one
+        ("/api/v1/customers/?store=1&store=2", "store"),
+        ("/api/v1/customers/?add_way=1&add_way=", "add_way"),
+        ("/api/v1/customers/?page_size=5&page_size=", "page_size"),
+        ("/api/v1/stores/?cursor=a&cursor=b", "cursor"),
+        ("/api/v1/guides/?cursor=a&cursor=b", "cursor"),
     ],
 )
 def test_bad_parameters_get_400_naming_the_parameter(client_a, read_key, url, parameter):
@@ -464,6 +470,12 @@ def test_bad_parameters_get_400_naming_the_parameter(client_a, read_key, url, pa
     assert response.status_code == 400, response.content
     assert parameter in response.json()
     assert response.json()[parameter][0]
+
+
+def test_a_list_parameter_takes_every_value_given(client_a, read_key):
+    response = client_a.get("/api/v1/customers/?tag=et1&tag=et2", **read_key)
+
+    assert response.status_code == 200, response.content
 
 
 def test_another_brands_key_cannot_read_this_brands_contacts(client_a, client_b, read_key):

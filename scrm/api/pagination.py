@@ -9,13 +9,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from contacts.api.filters import GIVE_ONCE
 from contacts.selectors import InvalidCursor, KeysetPage, keyset_page
+
+
+def query_value(request: Request, param: str) -> str | None:
+    """The one value of a query parameter; given more than once, a 400 (never silently the
+    last one)."""
+    values = request.query_params.getlist(param)
+    if len(values) > 1:
+        raise ValidationError({param: [GIVE_ONCE]})
+    return values[0] if values else None
 
 
 def page_size_of(request: Request, *, param: str, default: int, maximum: int) -> int:
     """The page size asked for; anything but a whole number from 1 to `maximum` is a 400
     (never silently replaced by the default)."""
-    raw = request.query_params.get(param)
+    raw = query_value(request, param)
     if raw is None or raw == "":
         return default
     try:
@@ -64,6 +74,7 @@ class IdCursorPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Any:
         # DRF answers a forged cursor with 404; it is a bad parameter (400), named.
+        query_value(request, self.cursor_query_param)  # given once, or a 400
         try:
             return super().decode_cursor(request)
         except NotFound:
@@ -92,7 +103,7 @@ class KeysetPagination(BasePagination):
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
-        cursor = request.query_params.get(self.cursor_query_param, "")
+        cursor = query_value(request, self.cursor_query_param) or ""
         size = self.get_page_size(request)
         try:
             if cursor:
