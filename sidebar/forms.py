@@ -13,9 +13,8 @@ IMAGE_TYPES = ("image/jpeg", "image/png")
 ORDER_MAX = 9999  # folders and replies are ordered by small numbers
 
 
-class FolderForm(forms.Form):
-    name = forms.CharField(label=_("Folder name"), max_length=100, strip=True)
-    order = forms.IntegerField(
+def order_field() -> forms.IntegerField:
+    return forms.IntegerField(
         label=_("Order"),
         min_value=0,
         max_value=ORDER_MAX,
@@ -23,6 +22,11 @@ class FolderForm(forms.Form):
         required=False,
         help_text=_("Smaller first."),
     )
+
+
+class FolderForm(forms.Form):
+    name = forms.CharField(label=_("Folder name"), max_length=100, strip=True)
+    order = order_field()
 
 
 class QuickReplyForm(forms.Form):
@@ -57,14 +61,7 @@ class QuickReplyForm(forms.Form):
     )
     url = forms.CharField(label=_("Link address"), max_length=1000, required=False)
     description = forms.CharField(label=_("Link description"), max_length=200, required=False)
-    order = forms.IntegerField(
-        label=_("Order"),
-        min_value=0,
-        max_value=ORDER_MAX,
-        initial=0,
-        required=False,
-        help_text=_("Smaller first."),
-    )
+    order = order_field()
 
     def clean_upload(self) -> Any:
         upload = self.cleaned_data.get("upload")
