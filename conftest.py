@@ -31,8 +31,8 @@ from scrm.tenant_tasks import QUEUES
 pytest_plugins = ["tests.browser", "tests.sweep"]  # `chromium`; `twins`
 
 # Property tests replay the same examples on every run: a commit that passed once passes
-# again, and a fault once found stays found. bench/api_fuzz.py (SCRM_FUZZ_RANDOM=1) and
-# SCRM_HYPOTHESIS_RANDOM=1 draw new examples to explore.
+# again, and a fault once found stays found. SCRM_HYPOTHESIS_RANDOM=1 (which bench/api_fuzz.py
+# sets on full runs) draws new examples to explore.
 hypothesis_settings.register_profile(
     "suite", derandomize=os.environ.get("SCRM_HYPOTHESIS_RANDOM") != "1", database=None
 )

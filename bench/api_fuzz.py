@@ -7,7 +7,7 @@
 Runs `tests/test_api_fuzz.py` in a pytest session of its own (its own test database and
 Redis databases: SCRM_TEST_SLOT, by default the one after the caller's), with the sizes
 given through SCRM_FUZZ_EXAMPLES, SCRM_FUZZ_SCENARIOS and SCRM_FUZZ_STEPS; a full run draws
-new examples each time (SCRM_FUZZ_RANDOM=1), the test suite replays fixed ones. Every request
+new examples each time (SCRM_HYPOTHESIS_RANDOM=1), the test suite replays fixed ones. Every request
 is checked there (no 5xx; status, content type and body as the schema documents; every 4xx
 a JSON body saying what was wrong). This prints how many requests were made, their
 statuses and the time taken, and exits non-zero when any check failed.
@@ -41,7 +41,7 @@ def run(
             "SCRM_FUZZ_SCENARIOS": str(scenarios),
             "SCRM_FUZZ_STEPS": str(steps),
             "SCRM_FUZZ_REPORT": str(report),
-            "SCRM_FUZZ_RANDOM": "0" if smoke else "1",  # new examples on every full run
+            "SCRM_HYPOTHESIS_RANDOM": "0" if smoke else "1",  # new examples on every full run
         }
         env.pop("PYTEST_ADDOPTS", None)
         started = time.perf_counter()

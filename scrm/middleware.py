@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from scrm.api.parsers import holds_nul
+
 
 class CookieLanguageMiddleware:
     """Chinese unless the user picked another language (the language cookie).
@@ -41,10 +43,7 @@ class RefuseNulQueryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if any(
-            "\x00" in key or any("\x00" in value for value in values)
-            for key, values in request.GET.lists()
-        ):
+        if holds_nul(dict(request.GET.lists())):
             message = _("Request parameters may not contain NUL characters.")
             if "/api/" in request.path:
                 return JsonResponse({"detail": message}, status=400)

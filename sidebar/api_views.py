@@ -82,8 +82,10 @@ def _refuses_nul(view: Callable[..., JsonResponse]) -> Callable[..., JsonRespons
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        if request.method == "POST" and (
-            holds_nul(_payload(request)) or holds_nul(dict(request.POST.lists()))
+        if request.method == "POST" and holds_nul(
+            _payload(request)
+            if request.content_type == "application/json"
+            else dict(request.POST.lists())
         ):
             return _error(_("the request may not contain NUL characters"), 400)
         return view(request, *args, **kwargs)

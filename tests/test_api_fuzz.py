@@ -42,9 +42,6 @@ SCENARIOS = int(os.environ.get("SCRM_FUZZ_SCENARIOS", "15"))
 STEPS = int(os.environ.get("SCRM_FUZZ_STEPS", "6"))
 # bench/api_fuzz.py reads what each test sent and got from this file (JSON lines).
 REPORT = os.environ.get("SCRM_FUZZ_REPORT")
-# The test suite replays the same examples on every run, so a commit that passed once
-# passes again; bench/api_fuzz.py sets SCRM_FUZZ_RANDOM=1 to explore new ones each run.
-DERANDOMIZE = os.environ.get("SCRM_FUZZ_RANDOM") != "1"
 # Batch endpoints take a well-formed list and answer 200 with each bad item reported as
 # `invalid` (the others saved): an invalid item is not a refused request there.
 PARTIAL_SUCCESS = {"POST /api/v1/orders/batch/", "POST /api/v1/events/batch/"}
@@ -158,7 +155,6 @@ def test_operation_answers_as_documented(label, mode, api_headers):
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
-        derandomize=DERANDOMIZE,
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
@@ -217,7 +213,6 @@ def test_chains_of_linked_calls_answer_as_documented(api_headers):
                 stateful_step_count=STEPS,
                 deadline=None,
                 database=None,
-                derandomize=DERANDOMIZE,
                 suppress_health_check=list(HealthCheck),
             )
         )
